@@ -1,0 +1,6 @@
+/**
+ * The delta layer (see docs/protocol.md and DESIGN §3).
+ *
+ * @module
+ */
+export {};

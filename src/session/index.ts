@@ -1,0 +1,6 @@
+/**
+ * The session layer (see docs/protocol.md and DESIGN §3).
+ *
+ * @module
+ */
+export {};

@@ -1,0 +1,6 @@
+/**
+ * The workload layer (see docs/protocol.md and DESIGN §3).
+ *
+ * @module
+ */
+export {};
