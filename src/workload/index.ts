@@ -1,6 +1,17 @@
 /**
- * The workload layer (see docs/protocol.md and DESIGN §3).
+ * The reference workload: the odds feed schema and a seeded generator of its
+ * tick stream, for tests, benchmarks and the demo (DESIGN §6).
  *
  * @module
  */
-export {};
+export {
+  type Market,
+  MarketSchema,
+  type MarketStatusChanged,
+  MarketStatusChangedSchema,
+  type Selection,
+  SelectionSchema,
+  Status,
+} from "../gen/deltaframe/odds/v1/odds_pb.js";
+export { OddsFeed, type OddsFeedOptions, type OddsTick } from "./odds-feed.js";
+export { createRandom, type Random, randomInt } from "./prng.js";
