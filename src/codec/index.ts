@@ -1,6 +1,27 @@
 /**
- * The codec layer (see docs/protocol.md and DESIGN §3).
+ * The codec layer: frames and transport messages to and from bytes, bounded
+ * decoding, and per-message compression (docs/wire-format.md, DESIGN §3).
  *
  * @module
  */
-export {};
+export {
+  type BatchDictionary,
+  type DecodeBatchOptions,
+  decodeBatch,
+  type EncodeBatchOptions,
+  encodeBatch,
+  encodeBatchEntry,
+  encodeBatchFromEncodedFrames,
+  frameBatch,
+  MARKER_DEFLATE,
+  MARKER_DICTIONARY,
+  MARKER_PLAIN,
+  unframeBatch,
+} from "./batch.js";
+export { defaultDeflater } from "./deflate-default.js";
+export { createFflateDeflater, type FflateDeflaterOptions, MAX_DEFLATE_EXPANSION } from "./deflate-fflate.js";
+export { createZlibDeflater, type ZlibDeflaterOptions } from "./deflate-zlib.js";
+export { type Deflater, MAX_DICTIONARY_BYTES } from "./deflater.js";
+export { dictionaryId, type TrainDictionaryOptions, trainDictionary } from "./dictionary.js";
+export { type DecodeOptions, decodeFrame, encodeFrame } from "./frame.js";
+export { DICTIONARY_ID_BYTES, validateFrame } from "./validate.js";
