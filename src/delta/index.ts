@@ -1,6 +1,14 @@
 /**
- * The delta layer (see docs/protocol.md and DESIGN §3).
+ * The delta layer: schema-driven field-level patches for any protobuf-es
+ * message (proto/deltaframe/v1/patch.proto, docs/protocol.md §6), canonical
+ * hashes, keyed state with versions on the sending side and replicas on the
+ * receiving side (DESIGN §5).
  *
  * @module
  */
-export {};
+export { type ApplyOptions, apply } from "./apply.js";
+export { type Change, encodeChange } from "./encode-change.js";
+export { fnv1a64, hash, hashEntry, hashState } from "./hash.js";
+export type { MapKey, PatchAction, PatchOperation, PatchStep, PatchValue } from "./patch-op.js";
+export { decodePatch } from "./patch-read.js";
+export { type DiffOptions, diff } from "./patch-write.js";
