@@ -1,0 +1,391 @@
+/**
+ * Regenerates the measured part of docs/performance.md (between
+ * `<!-- bench:begin -->` and `<!-- bench:end -->`) from the result files in
+ * bench/results/: the vitest bench report, memory.json, sizes.json and
+ * e2e.json. Every timing is shown as a ratio against the baseline case of its
+ * group, measured in the same run; each DESIGN §7 target gets a verdict.
+ * Everything outside the markers is left as it is.
+ *
+ * Usage: tsx scripts/perf-table.ts [--report bench/results/latest.json] [--check]
+ *   --check  print the region instead of writing the document
+ */
+import { execFileSync } from "node:child_process";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { cpus } from "node:os";
+import { GROUPS, type GroupInfo } from "../bench/support/groups.js";
+import type {
+  E2eResult,
+  MemoryResult,
+  SizesResult,
+  VitestBenchCase,
+  VitestBenchReport,
+} from "../bench/support/results.js";
+
+const BEGIN = "<!-- bench:begin -->";
+const END = "<!-- bench:end -->";
+const DOC = "docs/performance.md";
+const ANALYSIS = "bench/analysis.md";
+
+const args = process.argv.slice(2);
+const reportPath = argValue("--report") ?? "bench/results/latest.json";
+const check = args.includes("--check");
+
+function argValue(name: string): string | undefined {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : undefined;
+}
+
+function readJson<T>(path: string): T | undefined {
+  return existsSync(path) ? (JSON.parse(readFileSync(path, "utf8")) as T) : undefined;
+}
+
+const report = readJson<VitestBenchReport>(reportPath);
+const memory = readJson<MemoryResult>("bench/results/memory.json");
+const sizes = readJson<SizesResult>("bench/results/sizes.json");
+const e2e = readJson<E2eResult>("bench/results/e2e.json");
+
+/** Every case of the report by full name, with its group name. */
+const cases = new Map<string, VitestBenchCase & { group: string }>();
+for (const file of report?.files ?? []) {
+  for (const group of file.groups) {
+    const groupName = group.fullName.split(" > ").slice(1).join(" > ");
+    for (const b of group.benchmarks) cases.set(b.name, { ...b, group: groupName });
+  }
+}
+
+// ---------- formatting ----------
+
+function fmtTime(ms: number): string {
+  const ns = ms * 1e6;
+  if (ns < 1000) return `${ns.toPrecision(3)} ns`;
+  if (ns < 1e6) return `${(ns / 1e3).toPrecision(3)} µs`;
+  return `${(ns / 1e6).toPrecision(3)} ms`;
+}
+
+function fmtInt(n: number): string {
+  return Math.round(n).toLocaleString("en-US");
+}
+
+function fmtRatio(r: number): string {
+  return `${r >= 10 ? r.toFixed(1) : r.toFixed(2)}×`;
+}
+
+function fmtBytes(n: number): string {
+  if (n >= 10_240) return `${(n / 1024).toFixed(1)} KB`;
+  return `${fmtInt(n)} B`;
+}
+
+// ---------- verdicts ----------
+
+interface Verdict {
+  measured: string;
+  verdict: string;
+}
+
+/** A ratio that must be at least `target` (e.g. a speed-up). */
+function atLeast(value: number, target: number, what: string): Verdict {
+  return {
+    measured: `${fmtRatio(value)} ${what}`,
+    verdict:
+      value >= target
+        ? "met"
+        : `not yet (${fmtRatio(value)} of ${fmtRatio(target)}: ${(target / value).toFixed(1)}× short)`,
+  };
+}
+
+/** A quantity that must be at most `target`. */
+function atMost(value: number, target: number, shown: string, unit = ""): Verdict {
+  return {
+    measured: shown,
+    verdict:
+      value <= target
+        ? "met"
+        : `not yet (${(value / target).toFixed(1)}× over the ${unit === "" ? fmtRatio(target) : `${target} ${unit}`} target)`,
+  };
+}
+
+function notMeasured(why: string): Verdict {
+  return { measured: "—", verdict: `not measured: ${why}` };
+}
+
+function mean(name: string): number | undefined {
+  return cases.get(name)?.mean;
+}
+
+/** mean(a) / mean(b), or undefined when either is missing. */
+function costRatio(a: string, b: string): number | undefined {
+  const x = mean(a);
+  const y = mean(b);
+  return x === undefined || y === undefined ? undefined : x / y;
+}
+
+function speedTarget(group: string): Verdict {
+  const r = costRatio(`${group}/protobufjs`, `${group}/deltaframe`);
+  return r === undefined ? notMeasured("no codec bench result") : atLeast(r, 2, "the speed of protobufjs");
+}
+
+function targets(): { what: string; target: string; v: Verdict }[] {
+  const rows: { what: string; target: string; v: Verdict }[] = [];
+  rows.push({
+    what: "wire bytes per tick, reference workload, batched per 100 ms",
+    target: "≤ 10 B; 4× smaller than JSON + per-connection deflate",
+    v: {
+      measured: "see the bandwidth table (asserted in a test)",
+      verdict: "see the bandwidth table",
+    },
+  });
+  rows.push({
+    what: "encode a small update frame",
+    target: "≥ 2× protobufjs",
+    v: speedTarget("update-encode"),
+  });
+  rows.push({
+    what: "decode a small update frame",
+    target: "≥ 2× protobufjs",
+    v: speedTarget("update-decode"),
+  });
+  rows.push({
+    what: "update frame bytes",
+    target: "identical to protobuf-es",
+    v: { measured: "identical (test/bench/codec-bytes.test.ts)", verdict: "met" },
+  });
+  const diff = costRatio("tick-diff/deltaframe", "tick-diff/protobuf-es-full");
+  rows.push({
+    what: "diff + encode of one market tick",
+    target: "≤ 0.5× protobuf-es encode of the whole market",
+    v:
+      diff === undefined
+        ? notMeasured("no delta bench result")
+        : atMost(diff, 0.5, `${fmtRatio(diff)} the cost`),
+  });
+  if (e2e === undefined) {
+    rows.push({
+      what: "server CPU per delivered update, real ws on loopback",
+      target: "≥ 15× better than ws.send(JSON.stringify(update))",
+      v: notMeasured("no e2e result"),
+    });
+  } else {
+    const r = e2e.baseline.cpuNanosPerDelivered / e2e.deltaframe.cpuNanosPerDelivered;
+    rows.push({
+      what: "server CPU per delivered update, real ws on loopback",
+      target: "≥ 15× better than ws.send(JSON.stringify(update))",
+      v: atLeast(
+        r,
+        15,
+        `better (${fmtInt(e2e.deltaframe.cpuNanosPerDelivered)} vs ${fmtInt(e2e.baseline.cpuNanosPerDelivered)} ns)`,
+      ),
+    });
+  }
+  const fan = costRatio("fanout/deltaframe", "fanout/slice");
+  rows.push({
+    what: "fan-out: one more subscriber to an encoded batch",
+    target: "≤ 2× a copy of its bytes",
+    v: fan === undefined ? notMeasured("no fan-out bench result") : atMost(fan, 2, `${fmtRatio(fan)} a copy`),
+  });
+  if (memory === undefined || memory.idleSessionBytes === null) {
+    rows.push({
+      what: "memory per idle session",
+      target: "≤ 4 KB",
+      v: notMeasured(memory?.sessionNote ?? "no memory result"),
+    });
+  } else {
+    rows.push({
+      what: "memory per idle session",
+      target: "≤ 4 KB",
+      v: atMost(memory.idleSessionBytes, 4096, fmtBytes(memory.idleSessionBytes), "B"),
+    });
+  }
+  const slow = memory?.slowConsumer ?? [];
+  if (slow.length >= 2) {
+    const a = slow[0]!;
+    const b = slow[slow.length - 1]!;
+    const perKey = (b.bytesPerSession - a.bytesPerSession) / (b.keys - a.keys);
+    rows.push({
+      what: "slow consumer memory",
+      target: "O(keys)",
+      v: {
+        measured: slow.map((s) => `${s.keys} keys: ${fmtBytes(s.bytesPerSession)}`).join("; "),
+        verdict: `see the memory table (≈ ${fmtInt(perKey)} B per key)`,
+      },
+    });
+  } else {
+    rows.push({
+      what: "slow consumer memory",
+      target: "O(keys)",
+      v: notMeasured(memory?.sessionNote ?? "no memory result"),
+    });
+  }
+  const win = mean("window/deltaframe");
+  rows.push({
+    what: "sans-IO window bookkeeping",
+    target: "≤ 50 ns per message",
+    v:
+      win === undefined
+        ? notMeasured("no session bench result")
+        : (() => {
+            const ns = (win * 1e6) / (GROUPS.window?.perIteration ?? 1);
+            const empty = mean("window/empty-loop");
+            const extra =
+              empty === undefined
+                ? ""
+                : ` (empty loop ${((empty * 1e6) / (GROUPS.window?.perIteration ?? 1)).toFixed(1)} ns)`;
+            return atMost(ns, 50, `${ns.toFixed(1)} ns/message${extra}`, "ns");
+          })(),
+  });
+  return rows;
+}
+
+// ---------- tables ----------
+
+function groupTable(name: string, info: GroupInfo): string[] {
+  const members = [...cases.values()].filter((c) => c.group === name);
+  if (members.length === 0) return [];
+  const base = cases.get(info.baseline);
+  const per = info.perIteration ?? 1;
+  const unit = info.unit ?? "op";
+  const out = [`#### \`${name}\`: ${info.title}`, ""];
+  const perCol = per > 1 ? ` mean per ${unit} |` : "";
+  out.push(`| case | ops/s | mean |${perCol} × baseline (time) | ± rme | samples |`);
+  out.push(`|---|---:|---:|${per > 1 ? "---:|" : ""}---:|---:|---:|`);
+  for (const c of members) {
+    const ratio =
+      base === undefined ? "—" : c.name === base.name ? "1× (baseline)" : fmtRatio(c.mean / base.mean);
+    const perCell = per > 1 ? ` ${fmtTime(c.mean / per)} |` : "";
+    out.push(
+      `| ${c.name} | ${fmtInt(c.hz)} | ${fmtTime(c.mean)} |${perCell} ${ratio} | ${c.rme.toFixed(1)} % | ${fmtInt(c.sampleCount)} |`,
+    );
+  }
+  out.push("");
+  return out;
+}
+
+function sectionTables(section: string): string[] {
+  const out: string[] = [];
+  for (const [name, info] of Object.entries(GROUPS))
+    if (info.section === section) out.push(...groupTable(name, info));
+  return out;
+}
+
+function sizesTable(): string[] {
+  if (sizes === undefined) return ["_No compression size result (scripts/bench-sizes.ts)._", ""];
+  const ref = sizes.rows.find((r) => r.name === sizes.reference);
+  const out = [
+    `#### Compressed size: ${fmtInt(sizes.ticks)} ticks in ${fmtInt(sizes.batches)} batches of 100 ms (deterministic)`,
+    "",
+    "| way | B/tick | B/message | × reference | note |",
+    "|---|---:|---:|---:|---|",
+  ];
+  for (const r of sizes.rows) {
+    const ratio =
+      ref === undefined ? "—" : r === ref ? "1× (reference)" : fmtRatio(r.bytesPerTick / ref.bytesPerTick);
+    out.push(
+      `| ${r.name} | ${r.bytesPerTick.toFixed(2)} | ${r.bytesPerMessage.toFixed(1)} | ${ratio} | ${r.note} |`,
+    );
+  }
+  out.push("");
+  return out;
+}
+
+function memoryTables(): string[] {
+  if (memory === undefined) return ["_No memory result (scripts/bench-memory.ts)._", ""];
+  const out = [
+    `#### Memory (\`node --expose-gc\`, ${fmtInt(memory.sessions)} sessions, ${fmtInt(memory.contexts)} deflate contexts)`,
+    "",
+    "| what | per item | note |",
+    "|---|---:|---|",
+    `| per-connection deflate context (context takeover, the reference) | ${fmtBytes(memory.deflateContextBytes.heapAndExternal)} heap+external, ${fmtBytes(memory.deflateContextBytes.rss)} RSS | zlib deflateRaw stream, default windowBits/memLevel, after one message |`,
+  ];
+  if (memory.idleSessionBytes !== null) {
+    out.push(`| idle session | ${fmtBytes(memory.idleSessionBytes)} | ${memory.sessionNote} |`);
+  } else {
+    out.push(`| idle session | — | ${memory.sessionNote} |`);
+  }
+  for (const s of memory.slowConsumer) {
+    out.push(
+      `| slow consumer, ${s.keys} keys, ${fmtInt(s.updates)} updates without acks | ${fmtBytes(s.bytesPerSession)} | retained heap per session |`,
+    );
+  }
+  out.push("");
+  return out;
+}
+
+function e2eTable(): string[] {
+  if (e2e === undefined) return ["_No end-to-end result (scripts/bench-e2e.ts)._", ""];
+  const out = [
+    `#### Server CPU per delivered update over \`ws\` on loopback: ${e2e.clients} clients, ${fmtInt(e2e.updates)} updates`,
+    "",
+    "| side | what it does | server CPU | delivered | CPU per delivered update | × baseline | payload B/update | messages |",
+    "|---|---|---:|---:|---:|---:|---:|---:|",
+  ];
+  for (const s of [e2e.baseline, e2e.deltaframe]) {
+    const ratio =
+      s === e2e.baseline
+        ? "1× (baseline)"
+        : fmtRatio(s.cpuNanosPerDelivered / e2e.baseline.cpuNanosPerDelivered);
+    out.push(
+      `| ${s.name} | ${s.description} | ${(s.cpuMicros / 1000).toFixed(0)} ms | ${fmtInt(s.delivered)} | ${fmtInt(s.cpuNanosPerDelivered)} ns | ${ratio} | ${(s.payloadBytes / s.delivered).toFixed(1)} | ${fmtInt(s.messages)} |`,
+    );
+  }
+  out.push("", e2e.note, "");
+  return out;
+}
+
+function environment(): string {
+  let commit = "unknown";
+  try {
+    commit = execFileSync("git", ["rev-parse", "--short", "HEAD"], { encoding: "utf8" }).trim();
+  } catch {
+    // not a git checkout
+  }
+  const cpu = cpus();
+  return `Measured ${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC at commit ${commit}, Node ${process.version}, ${cpu[0]?.model ?? "unknown CPU"} × ${cpu.length}, with \`npm run bench\`. Timings move between runs (see ± rme, and the machine may be shared); compare the ratios, which come from one run.`;
+}
+
+function region(): string {
+  const lines: string[] = [
+    BEGIN,
+    "<!-- Generated by scripts/perf-table.ts from bench/results/*.json: do not edit by hand, run `npm run bench`. -->",
+    "",
+    environment(),
+    "",
+    "### Targets (DESIGN §7)",
+    "",
+    "| what | target | measured | verdict |",
+    "|---|---|---|---|",
+  ];
+  for (const t of targets()) lines.push(`| ${t.what} | ${t.target} | ${t.v.measured} | ${t.v.verdict} |`);
+  lines.push("");
+  const sections: [string, () => string[]][] = [
+    ["Codec", () => sectionTables("Codec")],
+    ["Delta", () => sectionTables("Delta")],
+    ["Compression", () => [...sectionTables("Compression"), ...sizesTable()]],
+    ["Session", () => [...sectionTables("Session"), ...memoryTables()]],
+    ["Fan-out", () => sectionTables("Fan-out")],
+    ["End to end", () => e2eTable()],
+  ];
+  for (const [title, body] of sections) {
+    const content = body();
+    lines.push(`### ${title}`, "");
+    lines.push(...(content.length > 0 ? content : ["_Not measured in this run._", ""]));
+  }
+  if (existsSync(ANALYSIS)) lines.push(readFileSync(ANALYSIS, "utf8").trim(), "");
+  lines.push(END);
+  return lines.join("\n");
+}
+
+const generated = region();
+if (check) {
+  console.log(generated);
+} else {
+  const doc = existsSync(DOC)
+    ? readFileSync(DOC, "utf8")
+    : "# Performance\n\nHow fast deltaframe is, measured against baselines in the same run (DESIGN §7).\n\n";
+  const start = doc.indexOf(BEGIN);
+  const end = doc.indexOf(END);
+  const next =
+    start >= 0 && end > start
+      ? doc.slice(0, start) + generated + doc.slice(end + END.length)
+      : `${doc.trimEnd()}\n\n## Benchmarks\n\n${generated}\n`;
+  writeFileSync(DOC, next);
+  console.log(`wrote ${DOC} (${cases.size} bench cases)`);
+}
