@@ -5,7 +5,9 @@
  */
 import { readFile } from "node:fs/promises";
 import { type DescMessage, fromBinary, type JsonValue, toJson } from "@bufbuild/protobuf";
+import { isReflectList, isReflectMap, isReflectMessage } from "@bufbuild/protobuf/reflect";
 import { decodeBatch, decodeFrame, MARKER_DEFLATE, MARKER_DICTIONARY, MARKER_PLAIN } from "../codec/index.js";
+import { decodePatch } from "../delta/index.js";
 import { DeltaframeError } from "../errors.js";
 import { MarketSchema, MarketStatusChangedSchema } from "../gen/deltaframe/odds/v1/odds_pb.js";
 import { type Frame, FrameSchema } from "../gen/deltaframe/v1/frames_pb.js";
@@ -56,10 +58,6 @@ function bodyKindName(kind: number): string {
   return ["value", "patch", "removal", "reserved"][kind] ?? "reserved";
 }
 
-function hex(bytes: Uint8Array): string {
-  return Buffer.from(bytes).toString("hex");
-}
-
 function decodeWith(schema: DescMessage, bytes: Uint8Array): JsonValue {
   try {
     return toJson(schema, fromBinary(schema, bytes, { readUnknownFields: false }));
@@ -96,7 +94,7 @@ function decodeApplicationData(frame: Frame, schema: InspectSchema): JsonValue |
       const gap = u.baseGaps[i];
       if (kind === 1 && gap !== undefined && gap !== 0n) entry.base = (version - gap).toString();
       if (kind === 0) entry.value = decodeWith(schema.value, bytes);
-      else if (kind === 1) entry.patch = hex(bytes);
+      else if (kind === 1) entry.patch = patchJson(schema.value, bytes);
       out.push(entry);
     }
     return out;
@@ -110,6 +108,40 @@ function decodeApplicationData(frame: Frame, schema: InspectSchema): JsonValue |
     }));
   }
   return undefined;
+}
+
+function valueJson(value: unknown): JsonValue {
+  if (isReflectMessage(value)) return toJson(value.desc, value.message);
+  if (isReflectList(value)) return [...value].map(valueJson);
+  if (isReflectMap(value)) {
+    const out: { [k: string]: JsonValue } = {};
+    for (const [k, v] of value) out[String(k)] = valueJson(v);
+    return out;
+  }
+  if (typeof value === "bigint") return value.toString();
+  if (value instanceof Uint8Array) return Buffer.from(value).toString("base64");
+  if (typeof value === "string" || typeof value === "number" || typeof value === "boolean") return value;
+  return null;
+}
+
+/** Returns the operations of a patch body as JSON: `[{ path, op, field, value | delta | key }]`. */
+function patchJson(schema: DescMessage, bytes: Uint8Array): JsonValue {
+  return decodePatch(schema, bytes).map((op) => {
+    const path = op.path.map((step) => {
+      if (step.kind === "element") return `${step.field.name}[${step.index}]`;
+      if (step.kind === "mapDescend") return `${step.field.name}[${JSON.stringify(String(step.key))}]`;
+      return step.field.name;
+    });
+    const a = op.action;
+    const out: { [k: string]: JsonValue } = { op: a.kind, field: [...path, a.field.name].join(".") };
+    if (a.kind === "set") out.value = valueJson(a.value);
+    else if (a.kind === "add") out.delta = a.delta.toString();
+    else if (a.kind === "mapPut") {
+      out.key = String(a.key);
+      out.value = valueJson(a.value);
+    } else if (a.kind === "mapRemove") out.key = String(a.key);
+    return out;
+  });
 }
 
 function frameJson(frame: Frame, schema: InspectSchema | undefined): JsonValue {

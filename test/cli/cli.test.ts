@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { encodeBatch } from "deltaframe/codec";
+import { encodeChange } from "deltaframe/delta";
 import { FrameSchema } from "deltaframe/proto";
 import { MarketSchema, OddsFeed } from "deltaframe/workload";
 import { describe, expect, it } from "vitest";
@@ -92,6 +93,38 @@ describe("deltaframe CLI", () => {
     expect(json.frames[0].decoded).toEqual([
       { keyId: 4, version: "7", kind: "value", value: expect.objectContaining({ name: tick.market.name }) },
     ]);
+  });
+
+  it("inspect --schema odds decodes patch bodies into operations", async () => {
+    const tick = new OddsFeed({ seed: 3 }).next();
+    const change = encodeChange(MarketSchema, tick.previous, tick.market);
+    expect(change.kind).toBe("patch");
+    const updates = create(FrameSchema, {
+      body: {
+        case: "updates",
+        value: {
+          alias: 1,
+          firstOffset: 9n,
+          keyIds: [0],
+          sizes: [(change.body.length << 2) | 1],
+          bodies: change.body,
+        },
+      },
+    });
+    const c = capture();
+    expect(
+      await main(
+        ["inspect", "--schema", "odds", "--hex", Buffer.from(encodeBatch([updates])).toString("hex")],
+        c.io,
+      ),
+    ).toBe(0);
+    const [decoded] = JSON.parse(c.out.join("")).frames[0].decoded;
+    expect(decoded.kind).toBe("patch");
+    expect(decoded.patch.length).toBeGreaterThanOrEqual(1 + tick.changedSelections.length);
+    expect(decoded.patch.every((op: { op: string }) => op.op === "add" || op.op === "set")).toBe(true);
+    expect(decoded.patch.map((op: { field: string }) => op.field)).toContainEqual(
+      expect.stringMatching(/^selections\[\d+\]\./),
+    );
   });
 
   it("inspect rejects garbage with exit code 1 and one stderr line naming the DF_ERR code", async () => {
