@@ -9,7 +9,7 @@ import { decodeFrame, encodeFrame } from "deltaframe/codec";
 import { FrameSchema } from "deltaframe/proto";
 import { bench, describe } from "vitest";
 import { codecSamples, snapshotFrame, updateFrame } from "./support/frames.js";
-import { opts } from "./support/options.js";
+import { opts, sink } from "./support/options.js";
 import { loadProtobufjs } from "./support/protobufjs.js";
 
 const pb = await loadProtobufjs();
@@ -27,9 +27,6 @@ const cases = {
   },
 };
 
-/** Sink that keeps results alive so that no case is optimised away. */
-let sink: unknown;
-
 for (const [name, c] of Object.entries(cases)) {
   const bytes = toBinary(FrameSchema, c.es);
   const pbjsBytes = PbjsFrame.encode(c.pbjs).finish();
@@ -44,28 +41,28 @@ for (const [name, c] of Object.entries(cases)) {
     bench(
       `${name}-encode/deltaframe`,
       () => {
-        sink = encodeFrame(c.es);
+        sink.value = encodeFrame(c.es);
       },
       opts(),
     );
     bench(
       `${name}-encode/protobuf-es`,
       () => {
-        sink = toBinary(FrameSchema, c.es);
+        sink.value = toBinary(FrameSchema, c.es);
       },
       opts(),
     );
     bench(
       `${name}-encode/protobufjs`,
       () => {
-        sink = PbjsFrame.encode(c.pbjs).finish();
+        sink.value = PbjsFrame.encode(c.pbjs).finish();
       },
       opts(),
     );
     bench(
       `${name}-encode/json`,
       () => {
-        sink = JSON.stringify(json);
+        sink.value = JSON.stringify(json);
       },
       opts(),
     );
@@ -75,32 +72,30 @@ for (const [name, c] of Object.entries(cases)) {
     bench(
       `${name}-decode/deltaframe`,
       () => {
-        sink = decodeFrame(bytes);
+        sink.value = decodeFrame(bytes);
       },
       opts(),
     );
     bench(
       `${name}-decode/protobuf-es`,
       () => {
-        sink = fromBinary(FrameSchema, bytes);
+        sink.value = fromBinary(FrameSchema, bytes);
       },
       opts(),
     );
     bench(
       `${name}-decode/protobufjs`,
       () => {
-        sink = PbjsFrame.decode(bytes);
+        sink.value = PbjsFrame.decode(bytes);
       },
       opts(),
     );
     bench(
       `${name}-decode/json`,
       () => {
-        sink = JSON.parse(text);
+        sink.value = JSON.parse(text);
       },
       opts(),
     );
   });
 }
-
-export { sink };

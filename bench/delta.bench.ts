@@ -10,7 +10,7 @@ import { apply, diff, encodeChange } from "deltaframe/delta";
 import { type Market, MarketSchema, OddsFeed } from "deltaframe/workload";
 import { bench, describe } from "vitest";
 import { BENCH_SEED, updateFrame } from "./support/frames.js";
-import { opts } from "./support/options.js";
+import { opts, sink } from "./support/options.js";
 
 const TICKS = 256;
 const feed = new OddsFeed({ seed: BENCH_SEED });
@@ -37,14 +37,11 @@ function next(): number {
   return i;
 }
 
-/** Sink that keeps results alive so that no case is optimised away. */
-let sink: unknown;
-
 describe("tick-diff", () => {
   bench(
     "tick-diff/protobuf-es-full",
     () => {
-      sink = toBinary(MarketSchema, ticks[next()]!.market);
+      sink.value = toBinary(MarketSchema, ticks[next()]!.market);
     },
     opts(),
   );
@@ -52,7 +49,7 @@ describe("tick-diff", () => {
     "tick-diff/deltaframe",
     () => {
       const t = ticks[next()]!;
-      sink = encodeChange(MarketSchema, t.previous, t.market);
+      sink.value = encodeChange(MarketSchema, t.previous, t.market);
     },
     opts(),
   );
@@ -60,7 +57,7 @@ describe("tick-diff", () => {
     "tick-diff/deltaframe-diff-only",
     () => {
       const t = ticks[next()]!;
-      sink = diff(MarketSchema, t.previous, t.market);
+      sink.value = diff(MarketSchema, t.previous, t.market);
     },
     opts(),
   );
@@ -70,7 +67,7 @@ describe("tick-diff", () => {
       const n = next();
       const t = ticks[n]!;
       const change = encodeChange(MarketSchema, t.previous, t.market);
-      sink = encodeFrame(
+      sink.value = encodeFrame(
         updateFrame({
           alias: 1,
           firstOffset: t.index + 1,
@@ -88,7 +85,7 @@ describe("tick-apply", () => {
   bench(
     "tick-apply/protobuf-es-full",
     () => {
-      sink = fromBinary(MarketSchema, full[next()]!);
+      sink.value = fromBinary(MarketSchema, full[next()]!);
     },
     opts(),
   );
@@ -96,7 +93,7 @@ describe("tick-apply", () => {
     "tick-apply/deltaframe",
     () => {
       const n = next();
-      sink = apply(MarketSchema, ticks[n]!.previous, patches[n]!.body);
+      sink.value = apply(MarketSchema, ticks[n]!.previous, patches[n]!.body);
     },
     opts(),
   );
@@ -106,10 +103,8 @@ describe("tick-apply", () => {
       const n = next();
       const frame = decodeFrame(frames[n]!);
       const updates = frame.body.case === "updates" ? frame.body.value : undefined;
-      sink = apply(MarketSchema, ticks[n]!.previous as Market, updates!.bodies);
+      sink.value = apply(MarketSchema, ticks[n]!.previous as Market, updates!.bodies);
     },
     opts(),
   );
 });
-
-export { sink };

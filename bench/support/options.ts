@@ -26,3 +26,6 @@ export function opts(timeMs = 300): BenchOptions {
     throws: true,
   };
 }
+
+/** Holds each case's last result, so that no case is optimised away. */
+export const sink: { value: unknown } = { value: undefined };
