@@ -9,6 +9,19 @@
 export { type ApplyOptions, apply } from "./apply.js";
 export { type Change, encodeChange } from "./encode-change.js";
 export { fnv1a64, hash, hashEntry, hashState } from "./hash.js";
+export {
+  type KeyChange,
+  type KeyedEntry,
+  KeyedState,
+  type KeyedStateOptions,
+} from "./keyed-state.js";
 export type { MapKey, PatchAction, PatchOperation, PatchStep, PatchValue } from "./patch-op.js";
 export { decodePatch } from "./patch-read.js";
 export { type DiffOptions, diff } from "./patch-write.js";
+export {
+  Replica,
+  type ReplicaEntry,
+  type ReplicaOptions,
+  type ReplicaResult,
+  type ReplicaUpdate,
+} from "./replica.js";
