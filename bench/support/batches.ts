@@ -1,0 +1,116 @@
+/**
+ * Seeded 100 ms batches of the reference workload (DESIGN §6), built with the
+ * delta layer and the frame codec as a sending session would: per batch one
+ * `Updates` frame (one patch per tick, consecutive offsets) followed by an
+ * `Event` frame for each status change. The session layer's own batching may
+ * lay frames out differently; these batches are inputs for compression and
+ * fan-out, where only their size and content statistics matter.
+ *
+ * @module
+ */
+import { create, toBinary, toJson } from "@bufbuild/protobuf";
+import { encodeBatchFromEncodedFrames, encodeFrame } from "deltaframe/codec";
+import { encodeChange } from "deltaframe/delta";
+import { EventSchema, FrameSchema, UpdatesSchema } from "deltaframe/proto";
+import { MarketSchema, MarketStatusChangedSchema, OddsFeed, SelectionSchema } from "deltaframe/workload";
+
+/** Batching interval of the reference figures, in milliseconds (DESIGN §7). */
+export const BATCH_MS = 100;
+
+/** A sequence of `Batch` bytes (no marker) and what they carry. */
+export interface BatchStream {
+  /** `Batch` bytes, one per 100 ms with at least one tick. */
+  batches: Uint8Array[];
+  /** Ticks carried. */
+  ticks: number;
+  /** Per tick, the JSON an unoptimised server would send: the market id, time and changed selections. */
+  json: string[];
+}
+
+/** Returns the batches of the first `seconds` of feed time of the seeded feed. */
+export function referenceBatches(seed: number, seconds: number): BatchStream {
+  const feed = new OddsFeed({ seed });
+  const keyIds = new Map(feed.keys.map((k, i) => [k, i + 1]));
+  const endMs = feed.timeMs + seconds * 1000;
+  const batches: Uint8Array[] = [];
+  const json: string[] = [];
+  let ticks = 0;
+  let offset = 1;
+  let windowEnd = feed.timeMs + BATCH_MS;
+  let pending: ReturnType<OddsFeed["next"]>[] = [];
+  const flush = (): void => {
+    if (pending.length === 0) return;
+    const keys: number[] = [];
+    const sizes: number[] = [];
+    const bodies: Uint8Array[] = [];
+    const events: Uint8Array[] = [];
+    const first = offset;
+    for (const tick of pending) {
+      const change = encodeChange(MarketSchema, tick.previous, tick.market);
+      keys.push(keyIds.get(tick.key)!);
+      sizes.push((change.body.length << 2) | (change.kind === "patch" ? 1 : 0));
+      bodies.push(change.body);
+      offset++;
+    }
+    for (const tick of pending) {
+      if (tick.event === undefined) continue;
+      events.push(
+        encodeFrame(
+          create(FrameSchema, {
+            body: {
+              case: "event",
+              value: create(EventSchema, {
+                alias: 1,
+                offset: BigInt(offset++),
+                payload: toBinary(MarketStatusChangedSchema, tick.event),
+              }),
+            },
+          }),
+        ),
+      );
+    }
+    let size = 0;
+    for (const b of bodies) size += b.length;
+    const all = new Uint8Array(size);
+    let pos = 0;
+    for (const b of bodies) {
+      all.set(b, pos);
+      pos += b.length;
+    }
+    const updates = encodeFrame(
+      create(FrameSchema, {
+        body: {
+          case: "updates",
+          value: create(UpdatesSchema, {
+            alias: 1,
+            firstOffset: BigInt(first),
+            keyIds: keys,
+            sizes,
+            bodies: all,
+          }),
+        },
+      }),
+    );
+    batches.push(encodeBatchFromEncodedFrames([updates, ...events]));
+    pending = [];
+  };
+  for (;;) {
+    const tick = feed.next();
+    if (tick.timeMs > endMs) break;
+    while (tick.timeMs > windowEnd) {
+      flush();
+      windowEnd += BATCH_MS;
+    }
+    pending.push(tick);
+    ticks++;
+    json.push(
+      JSON.stringify({
+        market: tick.market.id,
+        timeMs: Number(tick.market.lastChangeMs),
+        selections: tick.changedSelections.map((s) => toJson(SelectionSchema, s)),
+      }),
+    );
+  }
+  flush();
+  return { batches, ticks, json };
+}
