@@ -108,8 +108,9 @@ function notMeasured(why: string): Verdict {
   return { measured: "—", verdict: `not measured: ${why}` };
 }
 
+/** The time a ratio is computed from: the median, robust to the pauses of a shared machine. */
 function mean(name: string): number | undefined {
-  return cases.get(name)?.mean;
+  return cases.get(name)?.median;
 }
 
 /** mean(a) / mean(b), or undefined when either is missing. */
@@ -244,15 +245,15 @@ function groupTable(name: string, info: GroupInfo): string[] {
   const per = info.perIteration ?? 1;
   const unit = info.unit ?? "op";
   const out = [`#### \`${name}\`: ${info.title}`, ""];
-  const perCol = per > 1 ? ` mean per ${unit} |` : "";
-  out.push(`| case | ops/s | mean |${perCol} × baseline (time) | ± rme | samples |`);
-  out.push(`|---|---:|---:|${per > 1 ? "---:|" : ""}---:|---:|---:|`);
+  const perCol = per > 1 ? ` median per ${unit} |` : "";
+  out.push(`| case | ops/s | mean | median |${perCol} × baseline (median time) | ± rme | samples |`);
+  out.push(`|---|---:|---:|---:|${per > 1 ? "---:|" : ""}---:|---:|---:|`);
   for (const c of members) {
     const ratio =
       base === undefined ? "—" : c.name === base.name ? "1× (baseline)" : fmtRatio(c.mean / base.mean);
     const perCell = per > 1 ? ` ${fmtTime(c.mean / per)} |` : "";
     out.push(
-      `| ${c.name} | ${fmtInt(c.hz)} | ${fmtTime(c.mean)} |${perCell} ${ratio} | ${c.rme.toFixed(1)} % | ${fmtInt(c.sampleCount)} |`,
+      `| ${c.name} | ${fmtInt(c.hz)} | ${fmtTime(c.mean)} | ${fmtTime(c.median)} |${perCell} ${ratio} | ${c.rme.toFixed(1)} % | ${fmtInt(c.sampleCount)} |`,
     );
   }
   out.push("");
@@ -338,7 +339,7 @@ function environment(): string {
     // not a git checkout
   }
   const cpu = cpus();
-  return `Measured ${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC at commit ${commit}, Node ${process.version}, ${cpu[0]?.model ?? "unknown CPU"} × ${cpu.length}, with \`npm run bench\`. Timings move between runs (see ± rme, and the machine may be shared); compare the ratios, which come from one run.`;
+  return `Measured ${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC at commit ${commit}, Node ${process.version}, ${cpu[0]?.model ?? "unknown CPU"} × ${cpu.length}, with \`npm run bench\`. Timings move between runs (see ± rme, and the machine may be shared); compare the ratios, which come from one run and use median times (robust to pauses of a shared machine).`;
 }
 
 function region(): string {

@@ -23,6 +23,10 @@ export interface BatchStream {
   batches: Uint8Array[];
   /** Ticks carried. */
   ticks: number;
+  /** The `Updates` columns of each batch, to re-frame them per subscriber. */
+  updates: { firstOffset: number; keyIds: number[]; sizes: number[]; bodies: Uint8Array }[];
+  /** The encoded `Event` frames of each batch. */
+  events: Uint8Array[][];
   /** Per tick, the JSON an unoptimised server would send: the market id, time and changed selections. */
   json: string[];
 }
@@ -34,6 +38,8 @@ export function referenceBatches(seed: number, seconds: number): BatchStream {
   const endMs = feed.timeMs + seconds * 1000;
   const batches: Uint8Array[] = [];
   const json: string[] = [];
+  const columns: BatchStream["updates"] = [];
+  const eventFrames: Uint8Array[][] = [];
   let ticks = 0;
   let offset = 1;
   let windowEnd = feed.timeMs + BATCH_MS;
@@ -92,6 +98,8 @@ export function referenceBatches(seed: number, seconds: number): BatchStream {
       }),
     );
     batches.push(encodeBatchFromEncodedFrames([updates, ...events]));
+    columns.push({ firstOffset: first, keyIds: keys, sizes, bodies: all });
+    eventFrames.push(events);
     pending = [];
   };
   for (;;) {
@@ -112,5 +120,5 @@ export function referenceBatches(seed: number, seconds: number): BatchStream {
     );
   }
   flush();
-  return { batches, ticks, json };
+  return { batches, ticks, json, updates: columns, events: eventFrames };
 }
