@@ -70,7 +70,7 @@ function readOperation(root: DescMessage, ctx: ReadContext): PatchOperation {
         { fieldNumber: number, typeName: desc.typeName, offset: start },
       );
     }
-    const step = readStep(field, kind, ctx, path.length);
+    const step = readStep(field, kind, ctx);
     if (step === undefined) {
       return { path, action: readAction(field, kind, ctx, path.length) };
     }
@@ -160,7 +160,7 @@ function guarded<T>(ctx: ReadContext, read: () => T): T {
 }
 
 /** Returns the navigation step for a navigation kind, or undefined for an action kind. */
-function readStep(field: DescField, kind: number, ctx: ReadContext, depth: number): PatchStep | undefined {
+function readStep(field: DescField, kind: number, ctx: ReadContext): PatchStep | undefined {
   switch (kind) {
     case PatchOp.DESCEND:
       if (field.fieldKind !== "message") throw opInvalid(field, kind);
@@ -176,7 +176,6 @@ function readStep(field: DescField, kind: number, ctx: ReadContext, depth: numbe
       return { kind: "mapDescend", field, key };
     }
     default:
-      void depth;
       return undefined;
   }
 }
@@ -245,9 +244,10 @@ function readFieldValue(field: DescField, ctx: ReadContext, depth: number): unkn
       const records = ctx.reader.bytes();
       checkRecords(records, field);
       const holder = create(field.parent);
+      // The holder message takes one level of protobuf-es's count; it is not part of the value.
       mergeFromBinary(field.parent, holder, records, {
         readUnknownFields: false,
-        recursionLimit: recursionLimit(ctx, depth),
+        recursionLimit: recursionLimit(ctx, depth) + 1,
       });
       return reflect(field.parent, holder).get(field);
     }
@@ -261,6 +261,6 @@ function readMapValue(field: DescField & { fieldKind: "map" }, ctx: ReadContext,
     case "enum":
       return ctx.reader.int32();
     case "message":
-      return readMessage(field.message, ctx, depth + 1);
+      return readMessage(field.message, ctx, depth);
   }
 }
