@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { DEFAULT_LIMITS, isDeltaframeError, LIMIT_NAMES, resolveLimits } from "deltaframe";
 import { describe, expect, it } from "vitest";
 
@@ -23,5 +24,19 @@ describe("resolveLimits", () => {
   });
   it("rejects unknown limit names", () => {
     expect(() => resolveLimits({ maxBogus: 1 } as never)).toThrowError(/unknown limit/);
+  });
+});
+
+describe("docs/limits.md", () => {
+  const doc = readFileSync(new URL("../docs/limits.md", import.meta.url), "utf8");
+  const rows = new Map<string, number>();
+  for (const match of doc.matchAll(/^\|\s*`(max[A-Za-z]+)`\s*\|\s*([\d,]+)/gm)) {
+    rows.set(match[1]!, Number(match[2]!.replaceAll(",", "")));
+  }
+  it.each([...LIMIT_NAMES])("lists %s with its default", (name) => {
+    expect(rows.get(name)).toBe(DEFAULT_LIMITS[name]);
+  });
+  it("lists no limit that Limits lacks", () => {
+    expect([...rows.keys()].filter((name) => !LIMIT_NAMES.includes(name as never))).toEqual([]);
   });
 });
