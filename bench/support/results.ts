@@ -75,6 +75,8 @@ export interface E2eResult {
   updates: number;
   baseline: E2eSide;
   deltaframe: E2eSide;
+  /** Further sides shown for context (not part of the verdict). */
+  others: E2eSide[];
   /** Honest note on what the deltaframe side uses (session/adapters or the codec directly). */
   note: string;
 }

@@ -1,0 +1,40 @@
+/**
+ * Runs every benchmark and regenerates docs/performance.md: the vitest
+ * benches (bench/*.bench.ts, JSON report in bench/results/latest.json), the
+ * compressed sizes, the memory script (`--expose-gc`), the end-to-end run over
+ * `ws`, then scripts/perf-table.ts. Generates the protobufjs baseline first
+ * when missing.
+ *
+ * Usage: tsx scripts/bench-run.ts [--smoke]
+ *   --smoke  every case once, small inputs, nothing timed, the document
+ *            left alone (for CI: checks that the benches still run)
+ */
+import { spawnSync } from "node:child_process";
+import { ensureProtobufjs } from "../bench/support/protobufjs.js";
+
+const smoke = process.argv.includes("--smoke");
+const env = { ...process.env, ...(smoke ? { BENCH_SMOKE: "1" } : {}) };
+const report = smoke ? "bench/results/smoke.json" : "bench/results/latest.json";
+
+function run(command: string, args: string[]): void {
+  console.log(`\n$ ${command} ${args.join(" ")}`);
+  const r = spawnSync(command, args, { stdio: "inherit", env });
+  if (r.status !== 0) {
+    console.error(`failed (${r.status ?? r.signal}): ${command} ${args.join(" ")}`);
+    process.exit(r.status ?? 1);
+  }
+}
+
+const started = Date.now();
+ensureProtobufjs();
+run("npx", ["vitest", "bench", "--run", "--outputJson", report]);
+run("npx", ["tsx", "scripts/bench-sizes.ts", "--seconds", smoke ? "2" : "60"]);
+run("npx", [
+  "tsx",
+  "--expose-gc",
+  "scripts/bench-memory.ts",
+  ...(smoke ? ["--sessions", "100", "--contexts", "10"] : []),
+]);
+run("npx", ["tsx", "scripts/bench-e2e.ts", ...(smoke ? ["--updates", "200"] : [])]);
+run("npx", ["tsx", "scripts/perf-table.ts", "--report", report, ...(smoke ? ["--check"] : [])]);
+console.log(`\nbench ${smoke ? "smoke " : ""}run took ${((Date.now() - started) / 1000).toFixed(0)} s`);
