@@ -1,0 +1,200 @@
+import { Replica } from "deltaframe/delta";
+import { type ClientEvent, ClientSession, type KeyedSource, ServerSession } from "deltaframe/session";
+import { MarketSchema, OddsFeed } from "deltaframe/workload";
+import { describe, expect, it } from "vitest";
+import { applyToReplica } from "../../src/adapters/follow.js";
+import { Hub } from "../../src/hub/index.js";
+
+/** One in-memory connection: a server session attached to the hub and a client following the stream. */
+class Pair {
+  readonly server: ServerSession;
+  readonly client: ClientSession;
+  readonly replica = new Replica(MarketSchema);
+  /** Transport messages the server sent after `recording` was set. */
+  readonly recorded: Uint8Array[] = [];
+  recording = false;
+  events: ClientEvent[] = [];
+
+  constructor(
+    readonly hub: Hub<typeof MarketSchema>,
+    source: KeyedSource,
+    seed: number,
+    window: { windowMessages: number; autoConsume: boolean } = { windowMessages: 1024, autoConsume: true },
+  ) {
+    let counter = seed;
+    this.server = new ServerSession(
+      {
+        streams: (name) => (name === hub.stream ? source : undefined),
+        log: hub.log,
+        randomBytes: (n) => new Uint8Array(n).fill(counter++ & 0xff),
+      },
+      0,
+    );
+    hub.attach(this.server);
+    this.client = new ClientSession({
+      windowMessages: window.windowMessages,
+      autoConsume: window.autoConsume,
+    });
+    this.client.connect(0);
+    this.client.subscribe(hub.stream, {}, 0);
+  }
+
+  /** Moves messages both ways until nothing moves; accepts the hello. */
+  pump(now: number): void {
+    for (let moved = true; moved; ) {
+      moved = false;
+      for (let m = this.client.pollTransmit(); m !== undefined; m = this.client.pollTransmit()) {
+        this.server.handleMessage(m, now);
+        moved = true;
+      }
+      for (let e = this.server.pollEvent(); e !== undefined; e = this.server.pollEvent()) {
+        if (e.type === "authenticate") this.server.accept({}, now);
+      }
+      for (let m = this.server.pollTransmit(); m !== undefined; m = this.server.pollTransmit()) {
+        if (this.recording) this.recorded.push(m);
+        this.client.handleMessage(m, now);
+        moved = true;
+      }
+      for (let e = this.client.pollEvent(); e !== undefined; e = this.client.pollEvent()) {
+        this.events.push(e);
+        applyToReplica(this.replica, this.client, e, now);
+        moved = true;
+      }
+    }
+  }
+}
+
+function seededHub(seed: number) {
+  const hub = new Hub(MarketSchema, { stream: "odds/test" });
+  const feed = new OddsFeed({ seed });
+  for (const [key, market] of feed.snapshot()) hub.set(key, market);
+  hub.flush(0);
+  return { hub, feed };
+}
+
+describe("Hub", () => {
+  it("gives every session in lockstep byte-identical transport messages", () => {
+    const { hub, feed } = seededHub(1);
+    const pairs = [new Pair(hub, hub, 1), new Pair(hub, hub, 100), new Pair(hub, hub, 200)];
+    for (const p of pairs) p.pump(1);
+    for (const p of pairs) p.recording = true;
+    for (let i = 0; i < 300; i++) {
+      const tick = feed.next();
+      hub.set(tick.key, tick.market);
+      if (tick.event) hub.event(new Uint8Array([i & 0xff]));
+      if (i % 10 === 9) {
+        hub.flush(2);
+        for (const p of pairs) p.pump(2);
+      }
+    }
+    const [a, b, c] = pairs.map((p) => p.recorded);
+    expect(a!.length).toBeGreaterThan(0);
+    expect(b).toEqual(a);
+    expect(c).toEqual(a);
+    for (const p of pairs) expect(p.replica.stateHash()).toBe(hub.stateHash());
+  });
+
+  it("encodes each (key, base version, version) change once, not once per subscriber", () => {
+    const { hub, feed } = seededHub(2);
+    const triples = new Set<string>();
+    const record = (key: string, base: bigint | undefined) =>
+      triples.add(`${key}/${base}/${hub.state.get(key)?.version}`);
+    for (const entry of hub.state) record(entry.key, undefined);
+    // A source that records what the sessions ask for, in front of the hub.
+    const source: KeyedSource = {
+      get epoch() {
+        return hub.epoch;
+      },
+      get offset() {
+        return hub.offset;
+      },
+      keys: () => hub.keys(),
+      get: (key) => hub.get(key),
+      change: (key, held) => {
+        const c = hub.change(key, held);
+        if (c !== undefined && c.kind !== "remove")
+          record(key, hub.state.valueAt(key, held ?? -1n) ? held : undefined);
+        return c;
+      },
+    };
+    const fast = Array.from({ length: 8 }, (_, i) => new Pair(hub, source, i * 20));
+    // Two slow consumers: tiny windows, consumed late, so their keys are conflated.
+    const slow = [0, 1].map((i) => new Pair(hub, source, 200 + i, { windowMessages: 4, autoConsume: false }));
+    const all = [...fast, ...slow];
+    for (const p of all) p.pump(1);
+    const encodedBefore = hub.metrics.changesEncoded;
+    expect(encodedBefore).toBe(200);
+    let updates = 0;
+    for (let i = 0; i < 400; i++) {
+      const tick = feed.next();
+      const base = hub.state.get(tick.key)!.version;
+      hub.set(tick.key, tick.market);
+      record(tick.key, base);
+      updates++;
+      if (i % 20 === 19) {
+        hub.flush(2);
+        for (const p of all) p.pump(2);
+      }
+    }
+    // The slow consumers catch up now: consume everything delivered, repeatedly.
+    for (let round = 0; round < 500; round++) {
+      let consumed = 0;
+      for (const p of slow) {
+        const n = p.client.unconsumedCount;
+        if (n > 0) p.client.consume(n, 3);
+        consumed += n;
+        p.pump(3);
+      }
+      if (consumed === 0) break;
+    }
+    for (const p of all) expect(p.replica.stateHash()).toBe(hub.stateHash());
+    const conflated = slow.reduce((n, p) => n + p.server.metrics.conflatedUpdates, 0);
+    expect(conflated).toBeGreaterThan(0);
+    expect(hub.metrics.changesEncoded).toBe(triples.size);
+    expect(hub.metrics.changesEncoded).toBeLessThan(encodedBefore + updates + 200 * slow.length);
+    expect(hub.metrics.deliveries).toBeGreaterThanOrEqual(updates * all.length);
+  });
+
+  it("appends every change and event to the retained log, in offset order", () => {
+    const { hub, feed } = seededHub(3);
+    const tick = feed.next();
+    const change = hub.set(tick.key, tick.market);
+    const event = hub.event(new Uint8Array([1, 2, 3]));
+    expect(change.offset).toBe(201n);
+    expect(event.offset).toBe(202n);
+    expect(hub.log.read(hub.stream, 201n, 10)).toEqual([change, event]);
+    expect(change.kind).toBe("patch");
+    expect(change.base).toBeLessThan(change.offset);
+  });
+
+  it("publishes removals, and serves the removal to a receiver that held the key", () => {
+    const { hub } = seededHub(4);
+    const [first] = hub.keys();
+    const held = hub.state.get(first!)!.version;
+    const item = hub.remove(first!)!;
+    expect(item).toMatchObject({ kind: "remove", body: new Uint8Array(0) });
+    expect(hub.change(first!, held)).toEqual({
+      kind: "remove",
+      version: item.offset,
+      body: new Uint8Array(0),
+    });
+    expect(hub.change(first!, undefined)).toBeUndefined();
+    expect(hub.remove(first!)).toBeUndefined();
+  });
+
+  it("rejects a bad stream name or epoch with DF_ERR_INVALID_ARGUMENT", () => {
+    for (const options of [{ stream: "" }, { stream: "x".repeat(257) }, { epoch: 0n }]) {
+      try {
+        new Hub(MarketSchema, options);
+        expect.unreachable();
+      } catch (error) {
+        expect(error).toMatchObject({
+          name: "DeltaframeError",
+          code: "DF_ERR_INVALID_ARGUMENT",
+          closeCode: 1011,
+        });
+      }
+    }
+    expect(new Hub(MarketSchema, { stream: "x".repeat(256) }).stream).toHaveLength(256);
+  });
+});
