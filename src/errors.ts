@@ -68,6 +68,8 @@ export const ERROR_CODES = {
   DF_ERR_ALIAS_UNKNOWN: { closeCode: 1002, origin: "remote" },
   DF_ERR_SLOW_CONSUMER: { closeCode: 4009, origin: "remote" },
   DF_ERR_RATE_LIMITED: { closeCode: 4010, origin: "remote" },
+  DF_ERR_KEY_UNKNOWN: { closeCode: 1002, origin: "remote" },
+  DF_ERR_STREAM_UNKNOWN: { closeCode: 4015, origin: "remote" },
   // session: resume
   DF_ERR_RESUME_TOKEN_INVALID: { closeCode: 4011, origin: "remote" },
   DF_ERR_RESUME_TOKEN_REUSED: { closeCode: 4012, origin: "remote" },

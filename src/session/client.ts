@@ -1,0 +1,975 @@
+/**
+ * The client side of a deltaframe connection, sans-IO.
+ *
+ * Theory of operation. The client checks what the server owes it and grants
+ * credit as its application consumes:
+ *
+ * - Credit: it never accepts more data than it granted — messages (update
+ *   entries and events) up to `consumed + window`, payload bytes likewise
+ *   (snapshot entries count bytes only); one message larger than the byte
+ *   window is accepted when nothing is outstanding. Otherwise
+ *   DF_ERR_CREDIT_EXCEEDED.
+ * - Acks are cumulative and coalesced: one goes out when half a window was
+ *   consumed, or `ackDelayMs` after the first unacknowledged consumption, and
+ *   rides along in any transport message the client sends anyway.
+ * - Live lane: per subscription, offsets strictly increase; a gap must be
+ *   covered by counts announced in earlier `Skipped` frames. A duplicate,
+ *   backwards or unannounced gap is DF_ERR_SEQUENCE. Per key, versions
+ *   strictly increase.
+ * - Frames for a subscription the client ended are counted against credit,
+ *   consumed at once, and otherwise ignored.
+ *
+ * The client does not decode values: it hands bodies to the application (a
+ * delta `Replica`), which calls `resync` when a patch's base is missing or a
+ * hash does not match.
+ *
+ * @module
+ */
+import { create } from "@bufbuild/protobuf";
+import { DeltaframeError } from "../errors.js";
+import {
+  AckSchema,
+  Capability,
+  type Frame,
+  HelloSchema,
+  KeyVersionSchema,
+  ResyncSchema,
+  SlowPolicy,
+  type SnapshotBegin,
+  type SnapshotChunk,
+  type Subscribed,
+  SubscribeSchema,
+  SyncMode,
+  UnsubscribeSchema,
+  type Updates,
+  type Welcome,
+} from "../gen/deltaframe/v1/frames_pb.js";
+import { type Limits, resolveLimits } from "../limits.js";
+import { checkNow, Endpoint, utf8Bytes } from "./endpoint.js";
+import { MIN_MESSAGE_BYTES, SUPPORTED_VERSIONS } from "./server.js";
+import { CLIENT_TRANSITIONS, type ClientState, type ClientTrigger } from "./transitions.js";
+import type { ChangeKind, ClientEvent, SnapshotItem, SubscribeOptions } from "./types.js";
+import { frame } from "./wire.js";
+
+/** Options of {@link ClientSession}. */
+export interface ClientSessionOptions {
+  /** Protocol versions offered, most preferred first. Default [1]. */
+  versions: number[];
+  /** Capabilities offered. Default HASH | RESUME. */
+  capabilities: number;
+  /** Opaque credentials for the server application. Default empty. */
+  credentials: Uint8Array;
+  /** Client name and version for logs, at most 64 bytes. Default "deltaframe". */
+  agent: string;
+  /** Receive window asked for, in messages. Default 1,024. */
+  windowMessages: number;
+  /** Receive window asked for, in payload bytes. Default 1 MiB. */
+  windowBytes: number;
+  /** Consume data as the application polls its event (true), or only through `consume` (false). Default true. */
+  autoConsume: boolean;
+  /** Longest delay before an ack for consumed data is sent, in ms. Default 20. */
+  ackDelayMs: number;
+  /** The server must answer the hello within this many ms (else DF_ERR_AUTH_TIMEOUT). Default 15,000. */
+  welcomeTimeoutMs: number;
+  /** What to resume: the state of an earlier session ({@link ClientSession.resumeState}). Default none. */
+  resume: ResumeState | undefined;
+  /** Bounds on what the server may send (docs/limits.md). */
+  limits: Partial<Limits>;
+}
+
+/** What a new connection needs to resume an earlier one. */
+export interface ResumeState {
+  /** The latest resume token received, or undefined. */
+  token: Uint8Array | undefined;
+  /** The subscriptions, with the position and per-key versions held. */
+  subscriptions: ResumeSubscription[];
+}
+
+/** One subscription to restore on resume. */
+export interface ResumeSubscription {
+  /** Stream name. */
+  stream: string;
+  /** Its options. */
+  options: SubscribeOptions;
+  /** Epoch held (0: none). */
+  epoch: bigint;
+  /** Offset up to which every change is accounted for (0: none). */
+  offset: bigint;
+  /** Per-key versions held. */
+  held: Array<[string, bigint]>;
+}
+
+interface CSub {
+  stream: string;
+  options: SubscribeOptions;
+  /** Not yet sent (session not open), sent (awaiting Subscribed), active, or cancelled before Subscribed. */
+  phase: "queued" | "sent" | "active" | "cancelled";
+  alias: number;
+  epoch: bigint;
+  /** Declared position (resume). */
+  declaredOffset: bigint;
+  /** Next live-lane offset expected; 0 until the lane starts. */
+  expected: bigint;
+  /** Offsets announced as skipped and not yet seen as gaps. */
+  budget: bigint;
+  /** A sync (snapshot / catch-up) is announced or in progress; live data is not allowed. */
+  syncing: boolean;
+  syncBegun: boolean;
+  syncOffset: bigint;
+  laneStarted: boolean;
+  held: Map<string, bigint>;
+  keys: Map<number, string>;
+}
+
+interface Pending {
+  event: ClientEvent;
+  messages: number;
+  bytes: number;
+  data: boolean;
+}
+
+const DEFAULT_SUBSCRIBE: SubscribeOptions = {
+  policy: SlowPolicy.UNSPECIFIED,
+  maxBufferedEvents: 0,
+  maxStalenessMs: 0,
+  maxRateHz: 0,
+};
+
+function invalid(operation: string, what: string, details: Record<string, unknown> = {}): DeltaframeError {
+  return new DeltaframeError("DF_ERR_INVALID_ARGUMENT", `cannot ${operation}: ${what}`, details);
+}
+
+function checkUint32(v: number, name: string, operation: string, min = 0): void {
+  if (!Number.isSafeInteger(v) || v < min || v > 0xffffffff)
+    throw invalid(operation, `${name} must be a uint32 ≥ ${min}`, { [name]: v });
+}
+
+function resolveOptions(o: Partial<ClientSessionOptions>): ClientSessionOptions {
+  const out: ClientSessionOptions = {
+    versions: o.versions ?? [...SUPPORTED_VERSIONS],
+    capabilities: o.capabilities ?? Capability.HASH | Capability.RESUME,
+    credentials: o.credentials ?? new Uint8Array(0),
+    agent: o.agent ?? "deltaframe",
+    windowMessages: o.windowMessages ?? 1024,
+    windowBytes: o.windowBytes ?? 1 << 20,
+    autoConsume: o.autoConsume ?? true,
+    ackDelayMs: o.ackDelayMs ?? 20,
+    welcomeTimeoutMs: o.welcomeTimeoutMs ?? 15_000,
+    resume: o.resume,
+    limits: o.limits ?? {},
+  };
+  const op = "create client session";
+  if (out.versions.length === 0) throw invalid(op, "versions must not be empty");
+  checkUint32(out.windowMessages, "windowMessages", op, 1);
+  checkUint32(out.windowBytes, "windowBytes", op, 1);
+  checkUint32(out.ackDelayMs, "ackDelayMs", op, 1);
+  checkUint32(out.welcomeTimeoutMs, "welcomeTimeoutMs", op, 1);
+  if (utf8Bytes(out.agent) > 64) throw invalid(op, "agent over 64 bytes");
+  return out;
+}
+
+function checkSubscribeOptions(o: SubscribeOptions, operation: string): void {
+  checkUint32(o.maxBufferedEvents, "maxBufferedEvents", operation);
+  checkUint32(o.maxStalenessMs, "maxStalenessMs", operation);
+  checkUint32(o.maxRateHz, "maxRateHz", operation);
+  if (
+    ![
+      SlowPolicy.UNSPECIFIED,
+      SlowPolicy.CONFLATE,
+      SlowPolicy.DROP_OLDEST,
+      SlowPolicy.BUFFER_THEN_CLOSE,
+    ].includes(o.policy)
+  ) {
+    throw invalid(operation, "unknown slow policy", { policy: o.policy });
+  }
+}
+
+const KINDS: readonly ChangeKind[] = ["full", "patch", "remove"];
+
+/**
+ * One connection's client-side protocol state. Call `connect` to queue the
+ * hello; feed transport messages and time; drain `pollTransmit`, `pollEvent`,
+ * `pollTimeout`. It does no I/O. See the module comment for its invariants.
+ */
+export class ClientSession extends Endpoint<ClientState, ClientTrigger, ClientEvent> {
+  private readonly opts: ClientSessionOptions;
+  private readonly byStream = new Map<string, CSub>();
+  private readonly byAlias = new Map<number, CSub>();
+  private maxAlias = 0;
+  private welcomeDeadline: number | undefined;
+  private token: Uint8Array | undefined;
+  private windowMessages = 0;
+  private windowBytes = 0;
+  private recvMessages = 0;
+  private recvBytes = 0;
+  private consumedMessages = 0;
+  private consumedBytes = 0;
+  private ackedMessages = 0;
+  private ackedBytes = 0;
+  private limitMessages = 0;
+  private limitBytes = 0;
+  private ackDeadline: number | undefined;
+  /** Data events delivered and not yet consumed (manual mode), oldest first. */
+  private readonly unconsumed: Array<{ messages: number; bytes: number }> = [];
+  private unconsumedHead = 0;
+  private readonly pendingMeta: Pending[] = [];
+  private pendingMetaHead = 0;
+
+  /** Creates a client session; nothing is queued until {@link connect}. Throws DF_ERR_INVALID_ARGUMENT / DF_ERR_LIMIT_INVALID for bad options. */
+  constructor(options: Partial<ClientSessionOptions> = {}) {
+    const opts = resolveOptions(options);
+    super("idle", CLIENT_TRANSITIONS, resolveLimits(opts.limits));
+    this.opts = opts;
+    this.token = opts.resume?.token;
+    for (const r of opts.resume?.subscriptions ?? []) {
+      checkSubscribeOptions(r.options, "create client session");
+      const sub = this.newSub(r.stream, r.options);
+      sub.epoch = r.epoch;
+      sub.declaredOffset = r.offset;
+      for (const [k, v] of r.held) sub.held.set(k, v);
+      this.byStream.set(r.stream, sub);
+    }
+  }
+
+  /** Queues the hello at time `now`. Throws DF_ERR_INVALID_STATE unless idle. */
+  connect(now: number): void {
+    checkNow(now, "connect");
+    this.move("connect", "connect");
+    this.tick(now);
+    this.lastReceivedAt = now;
+    this.lastSentAt = now;
+    this.welcomeDeadline = now + this.opts.welcomeTimeoutMs;
+    this.queue(
+      frame({
+        case: "hello",
+        value: create(HelloSchema, {
+          versions: this.opts.versions,
+          capabilities: this.opts.capabilities,
+          credentials: this.opts.credentials,
+          resumeToken: this.token ?? new Uint8Array(0),
+          windowMessages: this.opts.windowMessages,
+          windowBytes: this.opts.windowBytes,
+          maxMessageBytes:
+            this.limits.maxMessageBytes === Number.POSITIVE_INFINITY
+              ? 0
+              : Math.min(this.limits.maxMessageBytes, 0xffffffff),
+          agent: this.opts.agent,
+        }),
+      }),
+    );
+  }
+
+  /**
+   * Subscribes to `stream` (sent now when open, else after the welcome).
+   * Throws DF_ERR_INVALID_STATE when closed or already subscribed to the
+   * stream, DF_ERR_INVALID_ARGUMENT for a bad name or option.
+   */
+  subscribe(stream: string, options: Partial<SubscribeOptions>, now: number): void {
+    checkNow(now, "subscribe");
+    const len = utf8Bytes(stream);
+    if (len === 0 || len > 256) throw invalid("subscribe", "stream name must be 1–256 bytes", { bytes: len });
+    const o: SubscribeOptions = { ...DEFAULT_SUBSCRIBE, ...options };
+    checkSubscribeOptions(o, "subscribe");
+    if (this.isClosed)
+      throw new DeltaframeError("DF_ERR_INVALID_STATE", `cannot subscribe: session is ${this._state}`);
+    if (this.byStream.has(stream)) {
+      throw new DeltaframeError("DF_ERR_INVALID_STATE", "cannot subscribe: already subscribed", { stream });
+    }
+    this.tick(now);
+    const sub = this.newSub(stream, o);
+    this.byStream.set(stream, sub);
+    if (this.isOpen()) this.sendSubscribe(sub);
+  }
+
+  /** Ends the subscription to `stream`. Throws DF_ERR_INVALID_STATE when not subscribed or closed. */
+  unsubscribe(stream: string, now: number): void {
+    checkNow(now, "unsubscribe");
+    const sub = this.byStream.get(stream);
+    if (sub === undefined || this.isClosed || sub.phase === "cancelled") {
+      throw new DeltaframeError("DF_ERR_INVALID_STATE", "cannot unsubscribe: not subscribed", { stream });
+    }
+    this.tick(now);
+    this.byStream.delete(stream);
+    if (sub.phase === "sent") {
+      sub.phase = "cancelled";
+      this.cancelled.set(stream, sub);
+    } else if (sub.phase === "active") {
+      this.byAlias.delete(sub.alias);
+      this.queue(frame({ case: "unsubscribe", value: create(UnsubscribeSchema, { alias: sub.alias }) }));
+    }
+  }
+
+  private readonly cancelled = new Map<string, CSub>();
+
+  /**
+   * Asks the server to send `keys` of `stream` again (empty: the whole
+   * stream), e.g. after DF_ERR_PATCH_BASE_MISSING or DF_ERR_HASH_MISMATCH from
+   * the replica. `reason`: 1 missing base, 2 hash mismatch, 3 application.
+   * Throws DF_ERR_INVALID_STATE unless the subscription is active.
+   */
+  resync(stream: string, keys: readonly string[], reason: number, now: number): void {
+    checkNow(now, "resync");
+    checkUint32(reason, "reason", "resync");
+    const sub = this.byStream.get(stream);
+    if (sub === undefined || sub.phase !== "active" || !this.isOpen()) {
+      throw new DeltaframeError("DF_ERR_INVALID_STATE", "cannot resync: subscription not active", { stream });
+    }
+    this.tick(now);
+    this.queue(
+      frame({ case: "resync", value: create(ResyncSchema, { alias: sub.alias, keys: [...keys], reason }) }),
+    );
+  }
+
+  /**
+   * Tells the session the application processed the next `count` data events
+   * ("update", "event", "snapshot"), granting their credit back. Only with
+   * `autoConsume: false`. Throws DF_ERR_INVALID_ARGUMENT when `count` exceeds
+   * what was delivered, DF_ERR_INVALID_STATE with auto-consume on.
+   */
+  consume(count: number, now: number): void {
+    checkNow(now, "consume");
+    if (this.opts.autoConsume)
+      throw new DeltaframeError("DF_ERR_INVALID_STATE", "cannot consume: autoConsume is on");
+    if (!Number.isSafeInteger(count) || count < 0 || count > this.unconsumed.length - this.unconsumedHead) {
+      throw invalid("consume", "count exceeds the data events delivered", {
+        count,
+        delivered: this.unconsumed.length - this.unconsumedHead,
+      });
+    }
+    this.tick(now);
+    for (let i = 0; i < count; i++) {
+      const u = this.unconsumed[this.unconsumedHead++]!;
+      this.consumedMessages += u.messages;
+      this.consumedBytes += u.bytes;
+    }
+    if (this.unconsumedHead === this.unconsumed.length) {
+      this.unconsumed.length = 0;
+      this.unconsumedHead = 0;
+    }
+    if (!this.isClosed) this.maybeAck(now);
+  }
+
+  /** Data events delivered and not yet consumed. */
+  get unconsumedCount(): number {
+    return this.unconsumed.length - this.unconsumedHead;
+  }
+
+  /** Closes with `code` (default 1000); queued frames and a final ack go first. Throws DF_ERR_INVALID_STATE when closed. */
+  close(code: number, reason: string, now: number): void {
+    checkNow(now, "close");
+    this.tick(now);
+    this.closeLocal(code, reason, {}, "close", "close");
+  }
+
+  /**
+   * Returns what a new connection needs to resume this one: the latest token
+   * and, per subscription, the epoch, offset and per-key versions held.
+   */
+  resumeState(): ResumeState {
+    const subscriptions: ResumeSubscription[] = [];
+    for (const sub of this.byStream.values()) {
+      const started = sub.laneStarted;
+      subscriptions.push({
+        stream: sub.stream,
+        options: { ...sub.options },
+        epoch: started ? sub.epoch : 0n,
+        offset: started ? sub.expected - 1n - sub.budget : 0n,
+        held: started ? [...sub.held] : [],
+      });
+    }
+    return { token: this.token, subscriptions };
+  }
+
+  /** Credit counters: received, consumed, acknowledged, and the limits granted. */
+  get credit(): {
+    recvMessages: number;
+    recvBytes: number;
+    consumedMessages: number;
+    consumedBytes: number;
+    ackedMessages: number;
+    ackedBytes: number;
+    limitMessages: number;
+    limitBytes: number;
+  } {
+    return {
+      recvMessages: this.recvMessages,
+      recvBytes: this.recvBytes,
+      consumedMessages: this.consumedMessages,
+      consumedBytes: this.consumedBytes,
+      ackedMessages: this.ackedMessages,
+      ackedBytes: this.ackedBytes,
+      limitMessages: this.limitMessages,
+      limitBytes: this.limitBytes,
+    };
+  }
+
+  // --- internals -------------------------------------------------------------
+
+  private newSub(stream: string, options: SubscribeOptions): CSub {
+    return {
+      stream,
+      options,
+      phase: "queued",
+      alias: 0,
+      epoch: 0n,
+      declaredOffset: 0n,
+      expected: 0n,
+      budget: 0n,
+      syncing: false,
+      syncBegun: false,
+      syncOffset: 0n,
+      laneStarted: false,
+      held: new Map(),
+      keys: new Map(),
+    };
+  }
+
+  private isOpen(): boolean {
+    return this._state === "open" || this._state === "draining";
+  }
+
+  private sendSubscribe(sub: CSub): void {
+    const o = sub.options;
+    this.queue(
+      frame({
+        case: "subscribe",
+        value: create(SubscribeSchema, {
+          stream: sub.stream,
+          epoch: sub.epoch,
+          offset: sub.declaredOffset,
+          held:
+            sub.epoch === 0n
+              ? []
+              : [...sub.held].map(([key, version]) => create(KeyVersionSchema, { key, version })),
+          policy: o.policy,
+          maxBufferedEvents: o.maxBufferedEvents,
+          maxStalenessMs: o.maxStalenessMs,
+          maxRateHz: o.maxRateHz,
+        }),
+      }),
+    );
+    sub.phase = "sent";
+  }
+
+  protected onFrame(f: Frame, now: number): void {
+    const body = f.body;
+    if (this._state === "hello-sent" && body.case !== "welcome" && body.case !== "close") {
+      throw new DeltaframeError("DF_ERR_PROTOCOL", `cannot handle frame: ${body.case} before welcome`, {
+        frame: body.case,
+      });
+    }
+    switch (body.case) {
+      case "welcome":
+        this.onWelcome(body.value, now);
+        return;
+      case "close":
+        this.peerClosed(body.value.code, body.value.reason, body.value.retryAfterMs, body.value.jitterMs);
+        return;
+      case "ping":
+        this.onPing(body.value.id, body.value.timeMs, now);
+        return;
+      case "pong":
+        this.onPong(body.value.id, body.value.pingTimeMs, body.value.timeMs, now);
+        return;
+      case "subscribed":
+        this.onSubscribed(body.value);
+        return;
+      case "snapshotBegin":
+        this.onSnapshotBegin(body.value);
+        return;
+      case "snapshotChunk":
+        this.onSnapshotChunk(body.value);
+        return;
+      case "snapshotEnd": {
+        const sub = this.aliasOf(body.value.alias);
+        if (sub === undefined) return;
+        if (!sub.syncBegun || body.value.offset !== sub.syncOffset) {
+          throw new DeltaframeError("DF_ERR_PROTOCOL", "cannot handle snapshot end: no matching begin", {
+            alias: sub.alias,
+          });
+        }
+        sub.syncing = false;
+        sub.syncBegun = false;
+        if (!sub.laneStarted) {
+          sub.laneStarted = true;
+          sub.expected = sub.syncOffset + 1n;
+        }
+        this.push(
+          { type: "snapshot-end", stream: sub.stream, offset: body.value.offset, hash: body.value.hash },
+          0,
+          0,
+          false,
+        );
+        return;
+      }
+      case "updates":
+        this.onUpdates(body.value);
+        return;
+      case "event": {
+        const e = body.value;
+        const sub = this.liveAlias(e.alias, "event");
+        const size = e.payload.length;
+        this.credit1(1, size);
+        if (sub === undefined) {
+          this.consumeNow(1, size);
+          return;
+        }
+        this.sequence(sub, e.offset);
+        this.push({ type: "event", stream: sub.stream, offset: e.offset, payload: e.payload }, 1, size, true);
+        return;
+      }
+      case "skipped": {
+        const sub = this.aliasOf(body.value.alias);
+        if (sub === undefined) return;
+        sub.budget += body.value.conflatedUpdates + body.value.droppedEvents;
+        this.push(
+          {
+            type: "skipped",
+            stream: sub.stream,
+            conflatedUpdates: body.value.conflatedUpdates,
+            droppedEvents: body.value.droppedEvents,
+          },
+          0,
+          0,
+          false,
+        );
+        return;
+      }
+      case "unsubscribe": {
+        const sub = this.aliasOf(body.value.alias);
+        if (sub === undefined) return;
+        this.byAlias.delete(sub.alias);
+        if (this.byStream.get(sub.stream) === sub) this.byStream.delete(sub.stream);
+        this.push(
+          { type: "unsubscribed", stream: sub.stream, code: body.value.code, reason: body.value.reason },
+          0,
+          0,
+          false,
+        );
+        return;
+      }
+      case "drain":
+        if (this._state === "open") this.move("drain", "handle drain");
+        this.push(
+          {
+            type: "drain",
+            deadlineMs: body.value.deadlineMs,
+            retryAfterMs: body.value.retryAfterMs,
+            jitterMs: body.value.jitterMs,
+          },
+          0,
+          0,
+          false,
+        );
+        return;
+      default:
+        throw new DeltaframeError(
+          "DF_ERR_PROTOCOL",
+          `cannot handle frame: unexpected ${body.case} from server`,
+          {
+            frame: body.case,
+          },
+        );
+    }
+  }
+
+  private onWelcome(w: Welcome, now: number): void {
+    if (this._state !== "hello-sent") {
+      throw new DeltaframeError("DF_ERR_PROTOCOL", "cannot handle welcome: not expected", {
+        state: this._state,
+      });
+    }
+    if (!this.opts.versions.includes(w.version)) {
+      throw new DeltaframeError("DF_ERR_PROTOCOL", "cannot handle welcome: version not offered", {
+        version: w.version,
+      });
+    }
+    if ((w.capabilities & ~this.opts.capabilities) !== 0) {
+      throw new DeltaframeError("DF_ERR_PROTOCOL", "cannot handle welcome: capability not offered", {
+        capabilities: w.capabilities,
+      });
+    }
+    if (w.windowMessages === 0 || w.windowBytes === 0 || w.maxMessageBytes < MIN_MESSAGE_BYTES) {
+      throw new DeltaframeError("DF_ERR_PROTOCOL", "cannot handle welcome: window or message size invalid", {
+        windowMessages: w.windowMessages,
+        windowBytes: w.windowBytes,
+        maxMessageBytes: w.maxMessageBytes,
+      });
+    }
+    this.move("welcome", "handle welcome");
+    this.welcomeDeadline = undefined;
+    this.windowMessages = w.windowMessages;
+    this.windowBytes = w.windowBytes;
+    this.limitMessages = w.windowMessages;
+    this.limitBytes = w.windowBytes;
+    this.sendMaxBytes = Math.min(this.sendMaxBytes, w.maxMessageBytes);
+    this.heartbeatMs = w.heartbeatMs;
+    this.idleTimeoutMs = w.idleTimeoutMs;
+    this.token = w.resumeToken.length > 0 ? w.resumeToken : undefined;
+    this.lastReceivedAt = now;
+    this.push(
+      {
+        type: "welcome",
+        version: w.version,
+        capabilities: w.capabilities,
+        sessionId: w.sessionId,
+        resumed: w.resumed,
+        heartbeatMs: w.heartbeatMs,
+        idleTimeoutMs: w.idleTimeoutMs,
+        windowMessages: w.windowMessages,
+        windowBytes: w.windowBytes,
+        maxMessageBytes: w.maxMessageBytes,
+      },
+      0,
+      0,
+      false,
+    );
+    for (const sub of this.byStream.values()) if (sub.phase === "queued") this.sendSubscribe(sub);
+  }
+
+  private onSubscribed(s: Subscribed): void {
+    let sub = this.byStream.get(s.stream);
+    let cancelled = false;
+    if (sub === undefined || sub.phase !== "sent") {
+      sub = this.cancelled.get(s.stream);
+      cancelled = true;
+    }
+    if (sub === undefined || s.alias === 0 || this.byAlias.has(s.alias) || s.alias <= this.maxAlias) {
+      throw new DeltaframeError(
+        "DF_ERR_PROTOCOL",
+        "cannot handle subscribed: no matching subscribe or alias reused",
+        {
+          stream: s.stream,
+          alias: s.alias,
+        },
+      );
+    }
+    this.maxAlias = s.alias;
+    sub.alias = s.alias;
+    if (cancelled) {
+      this.cancelled.delete(s.stream);
+      this.queue(frame({ case: "unsubscribe", value: create(UnsubscribeSchema, { alias: s.alias }) }));
+      return;
+    }
+    if (s.mode === SyncMode.UNSPECIFIED) {
+      // Refused: an Unsubscribe with the reason follows.
+      sub.phase = "active";
+      this.byAlias.set(s.alias, sub);
+      return;
+    }
+    const keepState = s.mode !== SyncMode.SNAPSHOT && sub.epoch === s.epoch && sub.epoch !== 0n;
+    if (!keepState) sub.held.clear();
+    sub.phase = "active";
+    sub.epoch = s.epoch;
+    sub.keys.clear();
+    sub.budget = 0n;
+    if (s.mode === SyncMode.REPLAY) {
+      sub.syncing = false;
+      sub.laneStarted = true;
+      sub.expected = s.offset + 1n;
+    } else {
+      sub.syncing = true;
+      sub.laneStarted = false;
+    }
+    this.byAlias.set(s.alias, sub);
+    this.push(
+      {
+        type: "subscribed",
+        stream: s.stream,
+        alias: s.alias,
+        epoch: s.epoch,
+        offset: s.offset,
+        mode: s.mode,
+        policy: s.policy,
+        maxBufferedEvents: s.maxBufferedEvents,
+      },
+      0,
+      0,
+      false,
+    );
+  }
+
+  private onSnapshotBegin(b: SnapshotBegin): void {
+    const sub = this.aliasOf(b.alias);
+    if (sub === undefined) return;
+    if (sub.syncBegun || (b.mode !== SyncMode.SNAPSHOT && b.mode !== SyncMode.CATCH_UP)) {
+      throw new DeltaframeError(
+        "DF_ERR_PROTOCOL",
+        "cannot handle snapshot begin: already in a snapshot or bad mode",
+        {
+          alias: b.alias,
+        },
+      );
+    }
+    sub.syncing = true;
+    sub.syncBegun = true;
+    sub.syncOffset = b.offset;
+    if (b.mode === SyncMode.SNAPSHOT) sub.held.clear();
+    this.push(
+      {
+        type: "snapshot-begin",
+        stream: sub.stream,
+        mode: b.mode,
+        epoch: b.epoch,
+        offset: b.offset,
+        keyCount: b.keyCount,
+      },
+      0,
+      0,
+      false,
+    );
+  }
+
+  private onSnapshotChunk(c: SnapshotChunk): void {
+    let bytes = 0;
+    for (const e of c.entries) bytes += e.value.length;
+    const sub = this.aliasOf(c.alias);
+    if (sub === undefined) {
+      for (const e of c.entries) this.credit1(0, e.value.length);
+      this.consumeNow(0, bytes);
+      return;
+    }
+    if (!sub.syncBegun) {
+      throw new DeltaframeError("DF_ERR_PROTOCOL", "cannot handle snapshot chunk: no snapshot begun", {
+        alias: c.alias,
+      });
+    }
+    const entries: SnapshotItem[] = [];
+    for (const e of c.entries) {
+      this.credit1(0, e.value.length);
+      if (e.keyId === 0)
+        throw new DeltaframeError("DF_ERR_PROTOCOL", "cannot handle snapshot chunk: key id 0");
+      this.bind(sub, e.keyId, e.key);
+      sub.held.set(e.key, e.version);
+      entries.push({ key: e.key, version: e.version, value: e.value });
+    }
+    for (const k of c.removed) sub.held.delete(k);
+    this.push({ type: "snapshot", stream: sub.stream, entries, removed: [...c.removed] }, 0, bytes, true);
+  }
+
+  private bind(sub: CSub, keyId: number, key: string): void {
+    const prev = sub.keys.get(keyId);
+    if (prev !== undefined && prev !== key) {
+      throw new DeltaframeError("DF_ERR_PROTOCOL", "cannot bind key: key id already bound to another key", {
+        keyId,
+      });
+    }
+    sub.keys.set(keyId, key);
+  }
+
+  private onUpdates(u: Updates): void {
+    // The codec has checked the columns (sizes, steps ≥ 1, base gaps, hashes).
+    const sub = this.liveAlias(u.alias, "updates");
+    if (sub === undefined) {
+      let pos = 0;
+      for (const s of u.sizes) {
+        this.credit1(1, s >>> 2);
+        pos += s >>> 2;
+      }
+      this.consumeNow(u.sizes.length, pos);
+      return;
+    }
+    for (const b of u.bindings) {
+      if (b.keyId === 0) throw new DeltaframeError("DF_ERR_PROTOCOL", "cannot handle updates: key id 0");
+      this.bind(sub, b.keyId, b.key);
+    }
+    let version = u.firstOffset;
+    let pos = 0;
+    for (let i = 0; i < u.keyIds.length; i++) {
+      if (i > 0) version += u.steps.length === 0 ? 1n : u.steps[i - 1]!;
+      const size = u.sizes[i]! >>> 2;
+      const kind = KINDS[u.sizes[i]! & 3]!;
+      const body = u.bodies.subarray(pos, pos + size);
+      pos += size;
+      const key = sub.keys.get(u.keyIds[i]!);
+      if (key === undefined) {
+        throw new DeltaframeError("DF_ERR_KEY_UNKNOWN", "cannot handle updates: key id not bound", {
+          keyId: u.keyIds[i],
+        });
+      }
+      this.credit1(1, size);
+      this.sequence(sub, version);
+      const held = sub.held.get(key);
+      if (held !== undefined && version <= held) {
+        throw new DeltaframeError(
+          "DF_ERR_SEQUENCE",
+          "cannot handle updates: version not after the held one",
+          {
+            key,
+            version,
+            held,
+          },
+        );
+      }
+      if (kind === "remove") sub.held.delete(key);
+      else sub.held.set(key, version);
+      const gap = u.baseGaps.length > 0 ? u.baseGaps[i]! : 0n;
+      this.push(
+        {
+          type: "update",
+          stream: sub.stream,
+          key,
+          version,
+          kind,
+          body,
+          ...(kind === "patch" && gap > 0n ? { base: version - gap } : {}),
+          ...(u.hashes.length > 0 ? { hash: u.hashes[i]! } : {}),
+        },
+        1,
+        size,
+        true,
+      );
+    }
+  }
+
+  /** Returns the subscription for data on `alias`: undefined for one the client ended; throws for unknown or syncing. */
+  private liveAlias(alias: number, what: string): CSub | undefined {
+    const sub = this.aliasOf(alias);
+    if (sub === undefined) return undefined;
+    if (sub.syncing || !sub.laneStarted) {
+      throw new DeltaframeError("DF_ERR_PROTOCOL", `cannot handle ${what}: live data during a snapshot`, {
+        alias,
+      });
+    }
+    return sub;
+  }
+
+  private aliasOf(alias: number): CSub | undefined {
+    const sub = this.byAlias.get(alias);
+    if (sub !== undefined) return sub;
+    if (alias === 0 || alias > this.maxAlias) {
+      throw new DeltaframeError("DF_ERR_ALIAS_UNKNOWN", "cannot handle frame: unknown alias", { alias });
+    }
+    return undefined;
+  }
+
+  /** Live-lane order: strictly increasing; gaps only within the announced skip budget. */
+  private sequence(sub: CSub, offset: bigint): void {
+    if (offset < sub.expected) {
+      throw new DeltaframeError("DF_ERR_SEQUENCE", "cannot handle data: duplicate or backwards offset", {
+        offset,
+        expected: sub.expected,
+      });
+    }
+    const gap = offset - sub.expected;
+    if (gap > sub.budget) {
+      throw new DeltaframeError("DF_ERR_SEQUENCE", "cannot handle data: gap not announced by skipped", {
+        offset,
+        expected: sub.expected,
+        announced: sub.budget,
+      });
+    }
+    sub.budget -= gap;
+    sub.expected = offset + 1n;
+  }
+
+  /** Counts one received data item against the granted credit. */
+  private credit1(messages: number, bytes: number): void {
+    if (this.recvMessages + messages > this.limitMessages) {
+      throw new DeltaframeError("DF_ERR_CREDIT_EXCEEDED", "cannot accept data: more messages than granted", {
+        received: this.recvMessages + messages,
+        granted: this.limitMessages,
+      });
+    }
+    if (this.recvBytes + bytes > this.limitBytes && this.recvBytes !== this.ackedBytes) {
+      throw new DeltaframeError("DF_ERR_CREDIT_EXCEEDED", "cannot accept data: more bytes than granted", {
+        received: this.recvBytes + bytes,
+        granted: this.limitBytes,
+      });
+    }
+    this.recvMessages += messages;
+    this.recvBytes += bytes;
+    this.metrics.dataIn++;
+  }
+
+  private consumeNow(messages: number, bytes: number): void {
+    this.consumedMessages += messages;
+    this.consumedBytes += bytes;
+  }
+
+  private push(event: ClientEvent, messages: number, bytes: number, data: boolean): void {
+    this.emit(event);
+    this.pendingMeta.push({ event, messages, bytes, data });
+    if (data && !this.opts.autoConsume) this.unconsumed.push({ messages, bytes });
+  }
+
+  protected override onEventPolled(e: ClientEvent): void {
+    const meta = this.pendingMeta[this.pendingMetaHead];
+    if (meta === undefined || meta.event !== e) return;
+    this.pendingMeta[this.pendingMetaHead] = undefined as unknown as Pending;
+    this.pendingMetaHead++;
+    if (this.pendingMetaHead === this.pendingMeta.length) {
+      this.pendingMeta.length = 0;
+      this.pendingMetaHead = 0;
+    }
+    if (meta.data && this.opts.autoConsume) {
+      this.consumeNow(meta.messages, meta.bytes);
+      if (!this.isClosed) this.maybeAck(this.now);
+    }
+  }
+
+  private maybeAck(now: number): void {
+    if (!this.isOpen()) return;
+    const m = this.consumedMessages - this.ackedMessages;
+    const b = this.consumedBytes - this.ackedBytes;
+    if (m === 0 && b === 0) return;
+    if (m * 2 >= this.windowMessages || b * 2 >= this.windowBytes) this.sendAck();
+    else if (this.ackDeadline === undefined) this.ackDeadline = now + this.opts.ackDelayMs;
+  }
+
+  private sendAck(): void {
+    this.queue(
+      frame({
+        case: "ack",
+        value: create(AckSchema, {
+          messages: BigInt(this.consumedMessages),
+          bytes: BigInt(this.consumedBytes),
+        }),
+      }),
+    );
+    this.ackedMessages = this.consumedMessages;
+    this.ackedBytes = this.consumedBytes;
+    this.limitMessages = Math.max(this.limitMessages, this.consumedMessages + this.windowMessages);
+    this.limitBytes = Math.max(this.limitBytes, this.consumedBytes + this.windowBytes);
+    this.ackDeadline = undefined;
+    this.metrics.acksOut++;
+  }
+
+  protected override beforeTransmit(): void {
+    // Piggy-back: any consumption not yet acknowledged rides along with frames going out anyway.
+    if (this.outbox.length > 0 && this.isOpen() && !this.closeQueued) {
+      if (this.consumedMessages !== this.ackedMessages || this.consumedBytes !== this.ackedBytes)
+        this.sendAck();
+    }
+  }
+
+  protected override beforeClose(): void {
+    if (
+      this.isOpenBeforeClose &&
+      (this.consumedMessages !== this.ackedMessages || this.consumedBytes !== this.ackedBytes)
+    ) {
+      this.sendAck();
+    }
+  }
+
+  private get isOpenBeforeClose(): boolean {
+    return this.welcomeDeadline === undefined && this.windowMessages > 0;
+  }
+
+  protected onTimeout(now: number): void {
+    if (this._state === "hello-sent" && this.welcomeDeadline !== undefined && now >= this.welcomeDeadline) {
+      this.fail(new DeltaframeError("DF_ERR_AUTH_TIMEOUT", "cannot connect: no welcome in time"), "timeout");
+      return;
+    }
+    if (this.ackDeadline !== undefined && now >= this.ackDeadline) this.sendAck();
+  }
+
+  protected nextDeadline(): number | undefined {
+    if (this._state === "hello-sent") return this.welcomeDeadline;
+    return this.ackDeadline;
+  }
+
+  protected canPing(): boolean {
+    return this.isOpen();
+  }
+}
