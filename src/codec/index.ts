@@ -24,4 +24,4 @@ export { createZlibDeflater, type ZlibDeflaterOptions } from "./deflate-zlib.js"
 export { type Deflater, MAX_DICTIONARY_BYTES } from "./deflater.js";
 export { dictionaryId, type TrainDictionaryOptions, trainDictionary } from "./dictionary.js";
 export { type DecodeOptions, decodeFrame, encodeFrame } from "./frame.js";
-export { DICTIONARY_ID_BYTES, validateFrame } from "./validate.js";
+export { DICTIONARY_ID_BYTES, validateFrame, validateFrameReference } from "./validate.js";

@@ -11,7 +11,14 @@
  */
 import { type DescField, type DescMessage, ScalarType } from "@bufbuild/protobuf";
 import { DeltaframeError } from "../errors.js";
-import { type Frame, FrameSchema, type Updates } from "../gen/deltaframe/v1/frames_pb.js";
+import {
+  EventSchema,
+  type Frame,
+  FrameSchema,
+  KeyBindingSchema,
+  type Updates,
+  UpdatesSchema,
+} from "../gen/deltaframe/v1/frames_pb.js";
 import { DEFAULT_LIMITS, type Limits } from "../limits.js";
 import { limitsOf } from "./options.js";
 
@@ -168,6 +175,37 @@ function checkMessage(desc: DescMessage, message: Record<string, unknown>, limit
   }
 }
 
+const EVENT_PAYLOAD = EventSchema.field.payload!;
+const UPDATES_BODIES = UpdatesSchema.field.bodies!;
+const BINDING_KEY = KeyBindingSchema.field.key!;
+
+function checkListLength(
+  name: keyof typeof UpdatesSchema.field,
+  length: number,
+  limits: Readonly<Limits>,
+): void {
+  if (length > limits.maxListLength) {
+    const field = `deltaframe.v1.Updates.${UpdatesSchema.field[name]!.name}`;
+    throw new DeltaframeError("DF_ERR_LIST_TOO_LONG", `cannot decode frame: ${field} too long`, {
+      field,
+      length,
+      limit: limits.maxListLength,
+    });
+  }
+}
+
+/** The generic size checks of {@link checkMessage} for `Updates`, written out in the same (field-number) order. */
+function checkUpdatesSizes(u: Updates, limits: Readonly<Limits>): void {
+  checkListLength("keyIds", u.keyIds.length, limits);
+  checkListLength("sizes", u.sizes.length, limits);
+  checkBytes(UPDATES_BODIES, u.bodies, limits);
+  checkListLength("steps", u.steps.length, limits);
+  checkListLength("baseGaps", u.baseGaps.length, limits);
+  checkListLength("hashes", u.hashes.length, limits);
+  checkListLength("bindings", u.bindings.length, limits);
+  for (const binding of u.bindings) checkString(BINDING_KEY, binding.key, limits);
+}
+
 /** Checks the parallel columns of an `Updates` frame (frames.proto, `Updates`). */
 function checkUpdates(u: Updates): void {
   const n = u.keyIds.length;
@@ -186,10 +224,12 @@ function checkUpdates(u: Updates): void {
   if (total !== u.bodies.length) {
     invalid("updates sizes do not add up to the bodies", { sizes: total, bodies: u.bodies.length });
   }
-  let last = u.firstOffset;
   if (u.steps.length === 0) {
-    if (n > 1) last += BigInt(n - 1);
+    if (n > 1 && u.firstOffset > MAX_UINT64 - BigInt(n - 1)) {
+      invalid("updates offsets overflow uint64", { firstOffset: u.firstOffset });
+    }
   } else {
+    let last = u.firstOffset;
     if (u.steps.length !== n - 1) {
       invalid("updates steps must be empty or one fewer than the updates", {
         steps: u.steps.length,
@@ -201,8 +241,8 @@ function checkUpdates(u: Updates): void {
       if (step < 1n) invalid(`updates step ${i} is 0`, { index: i });
       last += step;
     }
+    if (last > MAX_UINT64) invalid("updates offsets overflow uint64", { firstOffset: u.firstOffset });
   }
-  if (last > MAX_UINT64) invalid("updates offsets overflow uint64", { firstOffset: u.firstOffset });
   if (u.baseGaps.length !== 0) {
     if (u.baseGaps.length !== n) {
       invalid("updates base_gaps must be empty or one per update", {
@@ -241,6 +281,30 @@ export function validateFrame(frame: Frame, limits: Partial<Limits> = DEFAULT_LI
   if (body.case === undefined) {
     throw new DeltaframeError("DF_ERR_FRAME_EMPTY", "cannot decode frame: no body member is set");
   }
+  switch (body.case) {
+    // Hot frames: hand-written checks, same result as the generic walk
+    // (validateFrameReference; test/codec/validate.prop.test.ts compares them).
+    case "updates":
+      checkUpdatesSizes(body.value, resolved);
+      checkUpdates(body.value);
+      return frame;
+    case "ack":
+    case "ping":
+    case "pong":
+    case "skipped":
+    case "drain":
+      // Only integer fields: nothing to check.
+      return frame;
+    case "event":
+      checkBytes(EVENT_PAYLOAD, body.value.payload, resolved);
+      return frame;
+  }
+  return checkGeneric(frame, resolved);
+}
+
+/** The generic walk over every field, then the rules specific to some frames. */
+function checkGeneric(frame: Frame, resolved: Readonly<Limits>): Frame {
+  const body = frame.body;
   checkMessage(FrameSchema, frame as unknown as Record<string, unknown>, resolved);
   if (body.case === "updates") checkUpdates(body.value);
   else if (body.case === "subscribe" && body.value.stream.length === 0) {
@@ -253,4 +317,16 @@ export function validateFrame(frame: Frame, limits: Partial<Limits> = DEFAULT_LI
     }
   }
   return frame;
+}
+
+/**
+ * Same checks and errors as {@link validateFrame}, through the generic
+ * descriptor walk for every frame kind (no hand-written fast paths). Slower;
+ * exists for differential tests of the fast paths.
+ */
+export function validateFrameReference(frame: Frame, limits: Partial<Limits> = DEFAULT_LIMITS): Frame {
+  if (frame.body.case === undefined) {
+    throw new DeltaframeError("DF_ERR_FRAME_EMPTY", "cannot decode frame: no body member is set");
+  }
+  return checkGeneric(frame, limitsOf(limits));
 }
