@@ -22,7 +22,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file deltaframe/v1/frames.proto.
  */
 export const file_deltaframe_v1_frames: GenFile = /*@__PURE__*/
-  fileDesc("ChpkZWx0YWZyYW1lL3YxL2ZyYW1lcy5wcm90bxINZGVsdGFmcmFtZS52MSItCgVCYXRjaBIkCgZmcmFtZXMYASADKAsyFC5kZWx0YWZyYW1lLnYxLkZyYW1lIvkFCgVGcmFtZRIpCgd1cGRhdGVzGAEgASgLMhYuZGVsdGFmcmFtZS52MS5VcGRhdGVzSAASJQoFZXZlbnQYAiABKAsyFC5kZWx0YWZyYW1lLnYxLkV2ZW50SAASIQoDYWNrGAMgASgLMhIuZGVsdGFmcmFtZS52MS5BY2tIABIjCgRwaW5nGAQgASgLMhMuZGVsdGFmcmFtZS52MS5QaW5nSAASIwoEcG9uZxgFIAEoCzITLmRlbHRhZnJhbWUudjEuUG9uZ0gAEi0KCXN1YnNjcmliZRgGIAEoCzIYLmRlbHRhZnJhbWUudjEuU3Vic2NyaWJlSAASLwoKc3Vic2NyaWJlZBgHIAEoCzIZLmRlbHRhZnJhbWUudjEuU3Vic2NyaWJlZEgAEjEKC3Vuc3Vic2NyaWJlGAggASgLMhouZGVsdGFmcmFtZS52MS5VbnN1YnNjcmliZUgAEjYKDnNuYXBzaG90X2JlZ2luGAkgASgLMhwuZGVsdGFmcmFtZS52MS5TbmFwc2hvdEJlZ2luSAASNgoOc25hcHNob3RfY2h1bmsYCiABKAsyHC5kZWx0YWZyYW1lLnYxLlNuYXBzaG90Q2h1bmtIABIyCgxzbmFwc2hvdF9lbmQYCyABKAsyGi5kZWx0YWZyYW1lLnYxLlNuYXBzaG90RW5kSAASJwoGcmVzeW5jGAwgASgLMhUuZGVsdGFmcmFtZS52MS5SZXN5bmNIABIpCgdza2lwcGVkGA0gASgLMhYuZGVsdGFmcmFtZS52MS5Ta2lwcGVkSAASJQoFaGVsbG8YDiABKAsyFC5kZWx0YWZyYW1lLnYxLkhlbGxvSAASKQoHd2VsY29tZRgPIAEoCzIWLmRlbHRhZnJhbWUudjEuV2VsY29tZUgAEiUKBWNsb3NlGBAgASgLMhQuZGVsdGFmcmFtZS52MS5DbG9zZUgAEiUKBWRyYWluGBEgASgLMhQuZGVsdGFmcmFtZS52MS5EcmFpbkgAQgYKBGJvZHkiyQEKBUhlbGxvEhAKCHZlcnNpb25zGAEgAygNEhQKDGNhcGFiaWxpdGllcxgCIAEoDRITCgtjcmVkZW50aWFscxgDIAEoDBIUCgxyZXN1bWVfdG9rZW4YBCABKAwSFwoPd2luZG93X21lc3NhZ2VzGAUgASgNEhQKDHdpbmRvd19ieXRlcxgGIAEoDRIZChFtYXhfbWVzc2FnZV9ieXRlcxgHIAEoDRIUCgxkaWN0aW9uYXJpZXMYCCADKAwSDQoFYWdlbnQYCSABKAki+AEKB1dlbGNvbWUSDwoHdmVyc2lvbhgBIAEoDRIUCgxjYXBhYmlsaXRpZXMYAiABKA0SEgoKc2Vzc2lvbl9pZBgDIAEoDBIUCgxyZXN1bWVfdG9rZW4YBCABKAwSFAoMaGVhcnRiZWF0X21zGAUgASgNEhcKD2lkbGVfdGltZW91dF9tcxgGIAEoDRIXCg93aW5kb3dfbWVzc2FnZXMYByABKA0SFAoMd2luZG93X2J5dGVzGAggASgNEhkKEW1heF9tZXNzYWdlX2J5dGVzGAkgASgNEhIKCmRpY3Rpb25hcnkYCiABKA0SDwoHcmVzdW1lZBgLIAEoCCIqCgpLZXlWZXJzaW9uEgsKA2tleRgBIAEoCRIPCgd2ZXJzaW9uGAIgASgEItoBCglTdWJzY3JpYmUSDgoGc3RyZWFtGAEgASgJEg0KBWVwb2NoGAIgASgEEg4KBm9mZnNldBgDIAEoBBInCgRoZWxkGAQgAygLMhkuZGVsdGFmcmFtZS52MS5LZXlWZXJzaW9uEikKBnBvbGljeRgFIAEoDjIZLmRlbHRhZnJhbWUudjEuU2xvd1BvbGljeRIbChNtYXhfYnVmZmVyZWRfZXZlbnRzGAYgASgNEhgKEG1heF9zdGFsZW5lc3NfbXMYByABKA0SEwoLbWF4X3JhdGVfaHoYCCABKA0iuQEKClN1YnNjcmliZWQSDgoGc3RyZWFtGAEgASgJEg0KBWFsaWFzGAIgASgNEg0KBWVwb2NoGAMgASgEEg4KBm9mZnNldBgEIAEoBBIlCgRtb2RlGAUgASgOMhcuZGVsdGFmcmFtZS52MS5TeW5jTW9kZRIpCgZwb2xpY3kYBiABKA4yGS5kZWx0YWZyYW1lLnYxLlNsb3dQb2xpY3kSGwoTbWF4X2J1ZmZlcmVkX2V2ZW50cxgHIAEoDSI6CgtVbnN1YnNjcmliZRINCgVhbGlhcxgBIAEoDRIMCgRjb2RlGAIgASgNEg4KBnJlYXNvbhgDIAEoCSJ3Cg1TbmFwc2hvdEJlZ2luEg0KBWFsaWFzGAEgASgNEg0KBWVwb2NoGAIgASgEEg4KBm9mZnNldBgDIAEoBBIRCglrZXlfY291bnQYBCABKA0SJQoEbW9kZRgFIAEoDjIXLmRlbHRhZnJhbWUudjEuU3luY01vZGUiTAoNU25hcHNob3RFbnRyeRILCgNrZXkYASABKAkSDgoGa2V5X2lkGAIgASgNEg8KB3ZlcnNpb24YAyABKAQSDQoFdmFsdWUYBCABKAwiXgoNU25hcHNob3RDaHVuaxINCgVhbGlhcxgBIAEoDRItCgdlbnRyaWVzGAIgAygLMhwuZGVsdGFmcmFtZS52MS5TbmFwc2hvdEVudHJ5Eg8KB3JlbW92ZWQYAyADKAkiOgoLU25hcHNob3RFbmQSDQoFYWxpYXMYASABKA0SDgoGb2Zmc2V0GAIgASgEEgwKBGhhc2gYAyABKAYiKQoKS2V5QmluZGluZxIOCgZrZXlfaWQYASABKA0SCwoDa2V5GAIgASgJIr0BCgdVcGRhdGVzEg0KBWFsaWFzGAEgASgNEhQKDGZpcnN0X29mZnNldBgCIAEoBBIPCgdrZXlfaWRzGAMgAygNEg0KBXNpemVzGAQgAygNEg4KBmJvZGllcxgFIAEoDBINCgVzdGVwcxgGIAMoBBIRCgliYXNlX2dhcHMYByADKAQSDgoGaGFzaGVzGAggAygGEisKCGJpbmRpbmdzGAkgAygLMhkuZGVsdGFmcmFtZS52MS5LZXlCaW5kaW5nIjcKBUV2ZW50Eg0KBWFsaWFzGAEgASgNEg4KBm9mZnNldBgCIAEoBBIPCgdwYXlsb2FkGAMgASgMIlUKA0FjaxIQCghtZXNzYWdlcxgBIAEoBBINCgVieXRlcxgCIAEoBBIXCg93aW5kb3dfbWVzc2FnZXMYAyABKA0SFAoMd2luZG93X2J5dGVzGAQgASgNIjUKBlJlc3luYxINCgVhbGlhcxgBIAEoDRIMCgRrZXlzGAIgAygJEg4KBnJlYXNvbhgDIAEoDSJLCgdTa2lwcGVkEg0KBWFsaWFzGAEgASgNEhkKEWNvbmZsYXRlZF91cGRhdGVzGAIgASgEEhYKDmRyb3BwZWRfZXZlbnRzGAMgASgEIiMKBFBpbmcSCgoCaWQYASABKA0SDwoHdGltZV9tcxgCIAEoBCI5CgRQb25nEgoKAmlkGAEgASgNEhQKDHBpbmdfdGltZV9tcxgCIAEoBBIPCgd0aW1lX21zGAMgASgEIlAKBUNsb3NlEgwKBGNvZGUYASABKA0SDgoGcmVhc29uGAIgASgJEhYKDnJldHJ5X2FmdGVyX21zGAMgASgNEhEKCWppdHRlcl9tcxgEIAEoDSJHCgVEcmFpbhITCgtkZWFkbGluZV9tcxgBIAEoDRIWCg5yZXRyeV9hZnRlcl9tcxgCIAEoDRIRCglqaXR0ZXJfbXMYAyABKA0qhwEKCkNhcGFiaWxpdHkSGgoWQ0FQQUJJTElUWV9VTlNQRUNJRklFRBAAEhYKEkNBUEFCSUxJVFlfREVGTEFURRABEhkKFUNBUEFCSUxJVFlfRElDVElPTkFSWRACEhMKD0NBUEFCSUxJVFlfSEFTSBAEEhUKEUNBUEFCSUxJVFlfUkVTVU1FEAgqgwEKClNsb3dQb2xpY3kSGwoXU0xPV19QT0xJQ1lfVU5TUEVDSUZJRUQQABIYChRTTE9XX1BPTElDWV9DT05GTEFURRABEhsKF1NMT1dfUE9MSUNZX0RST1BfT0xERVNUEAISIQodU0xPV19QT0xJQ1lfQlVGRkVSX1RIRU5fQ0xPU0UQAyprCghTeW5jTW9kZRIZChVTWU5DX01PREVfVU5TUEVDSUZJRUQQABIWChJTWU5DX01PREVfU05BUFNIT1QQARIWChJTWU5DX01PREVfQ0FUQ0hfVVAQAhIUChBTWU5DX01PREVfUkVQTEFZEANiBnByb3RvMw");
+  fileDesc("ChpkZWx0YWZyYW1lL3YxL2ZyYW1lcy5wcm90bxINZGVsdGFmcmFtZS52MSItCgVCYXRjaBIkCgZmcmFtZXMYASADKAsyFC5kZWx0YWZyYW1lLnYxLkZyYW1lIvkFCgVGcmFtZRIpCgd1cGRhdGVzGAEgASgLMhYuZGVsdGFmcmFtZS52MS5VcGRhdGVzSAASJQoFZXZlbnQYAiABKAsyFC5kZWx0YWZyYW1lLnYxLkV2ZW50SAASIQoDYWNrGAMgASgLMhIuZGVsdGFmcmFtZS52MS5BY2tIABIjCgRwaW5nGAQgASgLMhMuZGVsdGFmcmFtZS52MS5QaW5nSAASIwoEcG9uZxgFIAEoCzITLmRlbHRhZnJhbWUudjEuUG9uZ0gAEi0KCXN1YnNjcmliZRgGIAEoCzIYLmRlbHRhZnJhbWUudjEuU3Vic2NyaWJlSAASLwoKc3Vic2NyaWJlZBgHIAEoCzIZLmRlbHRhZnJhbWUudjEuU3Vic2NyaWJlZEgAEjEKC3Vuc3Vic2NyaWJlGAggASgLMhouZGVsdGFmcmFtZS52MS5VbnN1YnNjcmliZUgAEjYKDnNuYXBzaG90X2JlZ2luGAkgASgLMhwuZGVsdGFmcmFtZS52MS5TbmFwc2hvdEJlZ2luSAASNgoOc25hcHNob3RfY2h1bmsYCiABKAsyHC5kZWx0YWZyYW1lLnYxLlNuYXBzaG90Q2h1bmtIABIyCgxzbmFwc2hvdF9lbmQYCyABKAsyGi5kZWx0YWZyYW1lLnYxLlNuYXBzaG90RW5kSAASJwoGcmVzeW5jGAwgASgLMhUuZGVsdGFmcmFtZS52MS5SZXN5bmNIABIpCgdza2lwcGVkGA0gASgLMhYuZGVsdGFmcmFtZS52MS5Ta2lwcGVkSAASJQoFaGVsbG8YDiABKAsyFC5kZWx0YWZyYW1lLnYxLkhlbGxvSAASKQoHd2VsY29tZRgPIAEoCzIWLmRlbHRhZnJhbWUudjEuV2VsY29tZUgAEiUKBWNsb3NlGBAgASgLMhQuZGVsdGFmcmFtZS52MS5DbG9zZUgAEiUKBWRyYWluGBEgASgLMhQuZGVsdGFmcmFtZS52MS5EcmFpbkgAQgYKBGJvZHkiyQEKBUhlbGxvEhAKCHZlcnNpb25zGAEgAygNEhQKDGNhcGFiaWxpdGllcxgCIAEoDRITCgtjcmVkZW50aWFscxgDIAEoDBIUCgxyZXN1bWVfdG9rZW4YBCABKAwSFwoPd2luZG93X21lc3NhZ2VzGAUgASgNEhQKDHdpbmRvd19ieXRlcxgGIAEoDRIZChFtYXhfbWVzc2FnZV9ieXRlcxgHIAEoDRIUCgxkaWN0aW9uYXJpZXMYCCADKAwSDQoFYWdlbnQYCSABKAki+AEKB1dlbGNvbWUSDwoHdmVyc2lvbhgBIAEoDRIUCgxjYXBhYmlsaXRpZXMYAiABKA0SEgoKc2Vzc2lvbl9pZBgDIAEoDBIUCgxyZXN1bWVfdG9rZW4YBCABKAwSFAoMaGVhcnRiZWF0X21zGAUgASgNEhcKD2lkbGVfdGltZW91dF9tcxgGIAEoDRIXCg93aW5kb3dfbWVzc2FnZXMYByABKA0SFAoMd2luZG93X2J5dGVzGAggASgNEhkKEW1heF9tZXNzYWdlX2J5dGVzGAkgASgNEhIKCmRpY3Rpb25hcnkYCiABKA0SDwoHcmVzdW1lZBgLIAEoCCIqCgpLZXlWZXJzaW9uEgsKA2tleRgBIAEoCRIPCgd2ZXJzaW9uGAIgASgEItoBCglTdWJzY3JpYmUSDgoGc3RyZWFtGAEgASgJEg0KBWVwb2NoGAIgASgEEg4KBm9mZnNldBgDIAEoBBInCgRoZWxkGAQgAygLMhkuZGVsdGFmcmFtZS52MS5LZXlWZXJzaW9uEikKBnBvbGljeRgFIAEoDjIZLmRlbHRhZnJhbWUudjEuU2xvd1BvbGljeRIbChNtYXhfYnVmZmVyZWRfZXZlbnRzGAYgASgNEhgKEG1heF9zdGFsZW5lc3NfbXMYByABKA0SEwoLbWF4X3JhdGVfaHoYCCABKA0iuQEKClN1YnNjcmliZWQSDgoGc3RyZWFtGAEgASgJEg0KBWFsaWFzGAIgASgNEg0KBWVwb2NoGAMgASgEEg4KBm9mZnNldBgEIAEoBBIlCgRtb2RlGAUgASgOMhcuZGVsdGFmcmFtZS52MS5TeW5jTW9kZRIpCgZwb2xpY3kYBiABKA4yGS5kZWx0YWZyYW1lLnYxLlNsb3dQb2xpY3kSGwoTbWF4X2J1ZmZlcmVkX2V2ZW50cxgHIAEoDSI6CgtVbnN1YnNjcmliZRINCgVhbGlhcxgBIAEoDRIMCgRjb2RlGAIgASgNEg4KBnJlYXNvbhgDIAEoCSJ3Cg1TbmFwc2hvdEJlZ2luEg0KBWFsaWFzGAEgASgNEg0KBWVwb2NoGAIgASgEEg4KBm9mZnNldBgDIAEoBBIRCglrZXlfY291bnQYBCABKA0SJQoEbW9kZRgFIAEoDjIXLmRlbHRhZnJhbWUudjEuU3luY01vZGUiTAoNU25hcHNob3RFbnRyeRILCgNrZXkYASABKAkSDgoGa2V5X2lkGAIgASgNEg8KB3ZlcnNpb24YAyABKAQSDQoFdmFsdWUYBCABKAwiXgoNU25hcHNob3RDaHVuaxINCgVhbGlhcxgBIAEoDRItCgdlbnRyaWVzGAIgAygLMhwuZGVsdGFmcmFtZS52MS5TbmFwc2hvdEVudHJ5Eg8KB3JlbW92ZWQYAyADKAkiOgoLU25hcHNob3RFbmQSDQoFYWxpYXMYASABKA0SDgoGb2Zmc2V0GAIgASgEEgwKBGhhc2gYAyABKAYiKQoKS2V5QmluZGluZxIOCgZrZXlfaWQYASABKA0SCwoDa2V5GAIgASgJIs0BCgdVcGRhdGVzEg0KBWFsaWFzGAEgASgNEhQKDGZpcnN0X29mZnNldBgCIAEoBBIPCgdrZXlfaWRzGAMgAygNEg0KBXNpemVzGAQgAygNEg4KBmJvZGllcxgFIAEoDBINCgVzdGVwcxgGIAMoBBIRCgliYXNlX2dhcHMYByADKAQSDgoGaGFzaGVzGAggAygGEisKCGJpbmRpbmdzGAkgAygLMhkuZGVsdGFmcmFtZS52MS5LZXlCaW5kaW5nEg4KBnNoYXBlcxgKIAMoDCI3CgVFdmVudBINCgVhbGlhcxgBIAEoDRIOCgZvZmZzZXQYAiABKAQSDwoHcGF5bG9hZBgDIAEoDCJVCgNBY2sSEAoIbWVzc2FnZXMYASABKAQSDQoFYnl0ZXMYAiABKAQSFwoPd2luZG93X21lc3NhZ2VzGAMgASgNEhQKDHdpbmRvd19ieXRlcxgEIAEoDSI1CgZSZXN5bmMSDQoFYWxpYXMYASABKA0SDAoEa2V5cxgCIAMoCRIOCgZyZWFzb24YAyABKA0iSwoHU2tpcHBlZBINCgVhbGlhcxgBIAEoDRIZChFjb25mbGF0ZWRfdXBkYXRlcxgCIAEoBBIWCg5kcm9wcGVkX2V2ZW50cxgDIAEoBCIjCgRQaW5nEgoKAmlkGAEgASgNEg8KB3RpbWVfbXMYAiABKAQiOQoEUG9uZxIKCgJpZBgBIAEoDRIUCgxwaW5nX3RpbWVfbXMYAiABKAQSDwoHdGltZV9tcxgDIAEoBCJQCgVDbG9zZRIMCgRjb2RlGAEgASgNEg4KBnJlYXNvbhgCIAEoCRIWCg5yZXRyeV9hZnRlcl9tcxgDIAEoDRIRCglqaXR0ZXJfbXMYBCABKA0iRwoFRHJhaW4SEwoLZGVhZGxpbmVfbXMYASABKA0SFgoOcmV0cnlfYWZ0ZXJfbXMYAiABKA0SEQoJaml0dGVyX21zGAMgASgNKocBCgpDYXBhYmlsaXR5EhoKFkNBUEFCSUxJVFlfVU5TUEVDSUZJRUQQABIWChJDQVBBQklMSVRZX0RFRkxBVEUQARIZChVDQVBBQklMSVRZX0RJQ1RJT05BUlkQAhITCg9DQVBBQklMSVRZX0hBU0gQBBIVChFDQVBBQklMSVRZX1JFU1VNRRAIKoMBCgpTbG93UG9saWN5EhsKF1NMT1dfUE9MSUNZX1VOU1BFQ0lGSUVEEAASGAoUU0xPV19QT0xJQ1lfQ09ORkxBVEUQARIbChdTTE9XX1BPTElDWV9EUk9QX09MREVTVBACEiEKHVNMT1dfUE9MSUNZX0JVRkZFUl9USEVOX0NMT1NFEAMqawoIU3luY01vZGUSGQoVU1lOQ19NT0RFX1VOU1BFQ0lGSUVEEAASFgoSU1lOQ19NT0RFX1NOQVBTSE9UEAESFgoSU1lOQ19NT0RFX0NBVENIX1VQEAISFAoQU1lOQ19NT0RFX1JFUExBWRADYgZwcm90bzM");
 
 /**
  * One transport message's payload: frames processed in order.
@@ -1385,11 +1385,13 @@ export const KeyBindingSchema: GenMessage<KeyBinding, {jsonType: KeyBindingJson}
 
 /**
  * Changes to keyed state of one stream, as parallel columns. Update `i` has key
- * id `key_ids[i]`, and its body is the next `sizes[i] >> 2` bytes of `bodies`.
- * The low two bits of `sizes[i]` give the body's kind: 0 full value (the
- * stream's message, protobuf-encoded), 1 patch against the version the
- * receiver holds (see docs/protocol.md §6), 2 removal of the key (empty body),
- * 3 reserved (a protocol violation).
+ * id `key_ids[i]`; the low two bits of `sizes[i]` give its body's kind and the
+ * rest, `sizes[i] >> 2`, a number `n`. Kinds: 0 full value (the stream's
+ * message, protobuf-encoded) of `n` bytes; 1 patch of `n` bytes against the
+ * version the receiver holds (docs/protocol.md §6); 2 removal of the key (`n`
+ * is 0, no body); 3 shaped patch: a patch whose operation headers are
+ * `shapes[n]` and whose body holds only the operands (docs/protocol.md §6.3).
+ * Bodies are concatenated in update order in `bodies`.
  *
  * @generated from message deltaframe.v1.Updates
  */
@@ -1416,7 +1418,7 @@ export type Updates = Message<"deltaframe.v1.Updates"> & {
   keyIds: number[];
 
   /**
-   * Body size and kind of each update: `(size << 2) | kind`.
+   * Body kind of each update and its size or shape index: `(n << 2) | kind`.
    *
    * @generated from field: repeated uint32 sizes = 4;
    */
@@ -1461,15 +1463,25 @@ export type Updates = Message<"deltaframe.v1.Updates"> & {
    * @generated from field: repeated deltaframe.v1.KeyBinding bindings = 9;
    */
   bindings: KeyBinding[];
+
+  /**
+   * Operation shapes of shaped patches (kind 3): each is a sequence of patch
+   * operation headers (varints) whose kinds are CLEAR, ADD, DESCEND or ELEMENT.
+   *
+   * @generated from field: repeated bytes shapes = 10;
+   */
+  shapes: Uint8Array[];
 };
 
 /**
  * Changes to keyed state of one stream, as parallel columns. Update `i` has key
- * id `key_ids[i]`, and its body is the next `sizes[i] >> 2` bytes of `bodies`.
- * The low two bits of `sizes[i]` give the body's kind: 0 full value (the
- * stream's message, protobuf-encoded), 1 patch against the version the
- * receiver holds (see docs/protocol.md §6), 2 removal of the key (empty body),
- * 3 reserved (a protocol violation).
+ * id `key_ids[i]`; the low two bits of `sizes[i]` give its body's kind and the
+ * rest, `sizes[i] >> 2`, a number `n`. Kinds: 0 full value (the stream's
+ * message, protobuf-encoded) of `n` bytes; 1 patch of `n` bytes against the
+ * version the receiver holds (docs/protocol.md §6); 2 removal of the key (`n`
+ * is 0, no body); 3 shaped patch: a patch whose operation headers are
+ * `shapes[n]` and whose body holds only the operands (docs/protocol.md §6.3).
+ * Bodies are concatenated in update order in `bodies`.
  *
  * @generated from message deltaframe.v1.Updates
  */
@@ -1496,7 +1508,7 @@ export type UpdatesJson = {
   keyIds?: number[];
 
   /**
-   * Body size and kind of each update: `(size << 2) | kind`.
+   * Body kind of each update and its size or shape index: `(n << 2) | kind`.
    *
    * @generated from field: repeated uint32 sizes = 4;
    */
@@ -1541,6 +1553,14 @@ export type UpdatesJson = {
    * @generated from field: repeated deltaframe.v1.KeyBinding bindings = 9;
    */
   bindings?: KeyBindingJson[];
+
+  /**
+   * Operation shapes of shaped patches (kind 3): each is a sequence of patch
+   * operation headers (varints) whose kinds are CLEAR, ADD, DESCEND or ELEMENT.
+   *
+   * @generated from field: repeated bytes shapes = 10;
+   */
+  shapes?: string[];
 };
 
 /**
