@@ -4,4 +4,6 @@
  *
  * @module
  */
+
+export { createHmacSigner, MIN_HMAC_KEY_BYTES } from "./hmac-signer.js";
 export { Hub, type HubMetrics, type HubOptions, type HubSubscriber } from "./hub.js";

@@ -1,0 +1,300 @@
+/**
+ * Following one stream from the client side: apply a client session's
+ * events to a delta `Replica`, ask for keys again when a patch cannot be
+ * applied, and reconnect and resume when the connection drops. Transport
+ * independent: a `connect` function opens the transport (the `ws` or WHATWG
+ * adapter), so the same follower runs in Node and in browsers.
+ *
+ * @module
+ */
+import type { DescMessage } from "@bufbuild/protobuf";
+import { Replica } from "../delta/index.js";
+import { SyncMode } from "../gen/deltaframe/v1/frames_pb.js";
+import {
+  type ClientEvent,
+  ClientSession,
+  type ClientSessionOptions,
+  ReconnectPolicy,
+  type ReconnectPolicyOptions,
+  type ResumeState,
+  type SubscribeOptions,
+} from "../session/index.js";
+import type { TransportClosedEvent } from "./driver.js";
+
+/** What a follower counts. */
+export interface FollowMetrics {
+  /** Connections opened. */
+  connects: number;
+  /** Welcomes that resumed the previous session. */
+  resumes: number;
+  /** Snapshots (full or catch-up) begun. */
+  snapshots: number;
+  /** Keyed updates applied. */
+  updates: number;
+  /** Events received. */
+  events: number;
+  /** Keys asked for again (missing base, hash mismatch). */
+  resyncs: number;
+  /** Updates the server folded into later ones (conflation), as announced. */
+  conflated: number;
+  /** Events the server dropped, as announced. */
+  droppedEvents: number;
+  /** Events whose offset did not increase (a duplicate or reordering: must stay 0). */
+  eventOrderErrors: number;
+  /** Latest round-trip time, in ms (-1 before the first). */
+  rttMs: number;
+}
+
+/**
+ * Applies one client event to `replica`: snapshot begin (full snapshots
+ * clear the replica), snapshot entries and removals, updates (a base that is
+ * not held or a hash mismatch asks the session to resync the key). Returns
+ * true when the event changed the replica. Throws the replica's errors for a
+ * malformed body (the peer's fault).
+ */
+export function applyToReplica<Desc extends DescMessage>(
+  replica: Replica<Desc>,
+  session: ClientSession,
+  event: ClientEvent,
+  now: number,
+  metrics?: FollowMetrics,
+): boolean {
+  switch (event.type) {
+    case "snapshot-begin":
+      if (metrics) metrics.snapshots++;
+      if (event.mode === SyncMode.SNAPSHOT) replica.clear();
+      return event.mode === SyncMode.SNAPSHOT;
+    case "snapshot":
+      for (const e of event.entries)
+        replica.applyUpdate({ key: e.key, kind: "full", version: e.version, body: e.value });
+      for (const key of event.removed) replica.delete(key);
+      return true;
+    case "update": {
+      const result = replica.applyUpdate({
+        key: event.key,
+        kind: event.kind,
+        version: event.version,
+        body: event.body,
+        baseVersion: event.base,
+        hash: event.hash,
+      });
+      if (result.type === "resync") {
+        if (metrics) metrics.resyncs++;
+        replica.delete(event.key);
+        session.resync(event.stream, [event.key], result.error.code === "DF_ERR_HASH_MISMATCH" ? 2 : 1, now);
+        return false;
+      }
+      if (metrics) metrics.updates++;
+      return true;
+    }
+    default:
+      return false;
+  }
+}
+
+/** A transport opened by a follower: the adapter's connection. */
+export interface FollowTransport {
+  /** Sends what the session queued. */
+  flush(): void;
+}
+
+/** Opens a transport for `session`: call `onOpen` once open, `onEvent` for every event. */
+export type FollowConnect = (
+  session: ClientSession,
+  handlers: {
+    onOpen: (now: number) => void;
+    onEvent: (event: ClientEvent | TransportClosedEvent) => void;
+  },
+) => FollowTransport;
+
+/** Options of {@link Follower}. */
+export interface FollowerOptions<Desc extends DescMessage> {
+  /** Schema of the stream's values (required). */
+  schema: Desc;
+  /** Stream to follow (required). */
+  stream: string;
+  /** Opens a transport (required): e.g. `(s, h) => connectWs(url, s, h)`. */
+  connect: FollowConnect;
+  /** Uniform random numbers in [0, 1) for reconnect jitter (required). */
+  random: () => number;
+  /** Client session options (window, auto-consume, limits). */
+  session: Partial<ClientSessionOptions>;
+  /** Subscription options (slow policy, event buffer). */
+  subscribe: Partial<SubscribeOptions>;
+  /** Reconnect backoff. Default base 50 ms, cap 2 s. */
+  reconnect: Partial<Omit<ReconnectPolicyOptions, "random">>;
+  /** Sees every event after the follower handled it. */
+  onEvent: (event: ClientEvent | TransportClosedEvent, follower: Follower<Desc>) => void;
+  /** Clock in ms. Default `Date.now`. */
+  clock: () => number;
+}
+
+/**
+ * Follows one stream into a {@link Replica} across reconnects: on a dropped
+ * connection it waits per the reconnect policy, then opens a new session
+ * that resumes the old one (token, offset, per-key versions), so the server
+ * replays, catches up or sends a snapshot — never a silent gap.
+ */
+export class Follower<Desc extends DescMessage> {
+  /** The replica of the stream. */
+  readonly replica: Replica<Desc>;
+  /** Counters. */
+  readonly metrics: FollowMetrics = {
+    connects: 0,
+    resumes: 0,
+    snapshots: 0,
+    updates: 0,
+    events: 0,
+    resyncs: 0,
+    conflated: 0,
+    droppedEvents: 0,
+    eventOrderErrors: 0,
+    rttMs: -1,
+  };
+  /** Offsets of the events received, in order (for exactly-once checks). */
+  readonly eventOffsets: bigint[] = [];
+  private readonly opts: FollowerOptions<Desc>;
+  private readonly policy: ReconnectPolicy;
+  private _session: ClientSession | undefined;
+  private _transport: FollowTransport | undefined;
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  private stopped = false;
+  private lastEventOffset = 0n;
+  /** Resolves waiters of {@link whenWelcomed}. */
+  private welcomed: Array<() => void> = [];
+
+  /** Creates a follower; call {@link start}. */
+  constructor(
+    options: Partial<FollowerOptions<Desc>> &
+      Pick<FollowerOptions<Desc>, "schema" | "stream" | "connect" | "random">,
+  ) {
+    this.opts = {
+      session: {},
+      subscribe: {},
+      reconnect: {},
+      onEvent: () => {},
+      clock: () => Date.now(),
+      ...options,
+    };
+    this.replica = new Replica(options.schema, { limits: options.session?.limits ?? {} });
+    this.policy = new ReconnectPolicy({
+      baseMs: 50,
+      maxMs: 2000,
+      ...this.opts.reconnect,
+      random: options.random,
+    });
+  }
+
+  /** The current session (undefined before start). */
+  get session(): ClientSession | undefined {
+    return this._session;
+  }
+
+  /** The current transport. */
+  get transport(): FollowTransport | undefined {
+    return this._transport;
+  }
+
+  /** True while not stopped. */
+  get running(): boolean {
+    return !this.stopped;
+  }
+
+  /** Opens the first connection. */
+  start(): void {
+    this.open(undefined);
+  }
+
+  /** Stops following: closes the session (1000) and reconnects no more. */
+  stop(): void {
+    this.stopped = true;
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    const s = this._session;
+    if (s !== undefined && !s.isClosed) {
+      try {
+        s.close(1000, "done", this.opts.clock());
+      } catch {
+        // Already closing.
+      }
+      this._transport?.flush();
+    }
+  }
+
+  /** Resolves at the next welcome. */
+  whenWelcomed(): Promise<void> {
+    return new Promise((resolve) => this.welcomed.push(resolve));
+  }
+
+  private open(resume: ResumeState | undefined): void {
+    if (this.stopped) return;
+    const session = new ClientSession({ ...this.opts.session, resume });
+    this._session = session;
+    this.metrics.connects++;
+    const resumesStream = resume?.subscriptions.some((s) => s.stream === this.opts.stream) ?? false;
+    this._transport = this.opts.connect(session, {
+      onOpen: (now) => {
+        session.connect(now);
+        if (!resumesStream) session.subscribe(this.opts.stream, this.opts.subscribe, now);
+      },
+      onEvent: (event) => this.handle(session, event),
+    });
+  }
+
+  private handle(session: ClientSession, event: ClientEvent | TransportClosedEvent): void {
+    if (session !== this._session) return;
+    const now = this.opts.clock();
+    switch (event.type) {
+      case "welcome":
+        this.policy.reset();
+        if (event.resumed) this.metrics.resumes++;
+        for (const w of this.welcomed.splice(0)) w();
+        break;
+      case "event":
+        this.metrics.events++;
+        if (event.offset <= this.lastEventOffset) this.metrics.eventOrderErrors++;
+        this.lastEventOffset = event.offset;
+        this.eventOffsets.push(event.offset);
+        break;
+      case "skipped":
+        this.metrics.conflated += Number(event.conflatedUpdates);
+        this.metrics.droppedEvents += Number(event.droppedEvents);
+        break;
+      case "rtt":
+        this.metrics.rttMs = event.rttMs;
+        break;
+      case "closed":
+        this.onClosed(session, event);
+        break;
+      default:
+        if (!session.isClosed) applyToReplica(this.replica, session, event as ClientEvent, now, this.metrics);
+    }
+    this.opts.onEvent(event, this);
+  }
+
+  private onClosed(
+    session: ClientSession,
+    event: { code: number; retryAfterMs: number; jitterMs: number },
+  ): void {
+    if (this.stopped || event.code === 1000) {
+      this.stopped = true;
+      return;
+    }
+    const decision = this.policy.next({
+      code: event.code,
+      retryAfterMs: event.retryAfterMs,
+      jitterMs: event.jitterMs,
+    });
+    if (decision === undefined) {
+      this.stopped = true;
+      return;
+    }
+    const state = session.resumeState();
+    const resume: ResumeState = decision.resume
+      ? state
+      : { token: undefined, subscriptions: state.subscriptions };
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.open(resume);
+    }, decision.delayMs);
+  }
+}
