@@ -292,14 +292,14 @@ export class ClientSession extends Endpoint<ClientState, ClientTrigger, ClientEv
     this.byStream.delete(stream);
     if (sub.phase === "sent") {
       sub.phase = "cancelled";
-      this.cancelled.set(stream, sub);
     } else if (sub.phase === "active") {
       this.byAlias.delete(sub.alias);
       this.queue(frame({ case: "unsubscribe", value: create(UnsubscribeSchema, { alias: sub.alias }) }));
     }
   }
 
-  private readonly cancelled = new Map<string, CSub>();
+  /** Subscribes sent and not yet answered, oldest first (answers come in order). */
+  private readonly awaiting: CSub[] = [];
 
   /**
    * Asks the server to send `keys` of `stream` again (empty: the whole
@@ -449,6 +449,7 @@ export class ClientSession extends Endpoint<ClientState, ClientTrigger, ClientEv
       }),
     );
     sub.phase = "sent";
+    this.awaiting.push(sub);
   }
 
   protected onFrame(f: Frame, now: number): void {
@@ -536,6 +537,25 @@ export class ClientSession extends Endpoint<ClientState, ClientTrigger, ClientEv
         return;
       }
       case "unsubscribe": {
+        if (body.value.alias > this.maxAlias && this.awaiting.length > 0) {
+          // A refusal: the first answer to the oldest pending subscribe, under a fresh alias.
+          const refused = this.awaiting.shift()!;
+          this.maxAlias = body.value.alias;
+          if (refused.phase === "cancelled") return;
+          if (this.byStream.get(refused.stream) === refused) this.byStream.delete(refused.stream);
+          this.push(
+            {
+              type: "unsubscribed",
+              stream: refused.stream,
+              code: body.value.code,
+              reason: body.value.reason,
+            },
+            0,
+            0,
+            false,
+          );
+          return;
+        }
         const sub = this.aliasOf(body.value.alias);
         if (sub === undefined) return;
         this.byAlias.delete(sub.alias);
@@ -628,13 +648,9 @@ export class ClientSession extends Endpoint<ClientState, ClientTrigger, ClientEv
   }
 
   private onSubscribed(s: Subscribed): void {
-    let sub = this.byStream.get(s.stream);
-    let cancelled = false;
-    if (sub === undefined || sub.phase !== "sent") {
-      sub = this.cancelled.get(s.stream);
-      cancelled = true;
-    }
-    if (sub === undefined || s.alias === 0 || this.byAlias.has(s.alias) || s.alias <= this.maxAlias) {
+    // The server answers subscribes in order: this one answers the oldest pending.
+    const sub = this.awaiting[0];
+    if (sub === undefined || sub.stream !== s.stream || s.alias <= this.maxAlias) {
       throw new DeltaframeError(
         "DF_ERR_PROTOCOL",
         "cannot handle subscribed: no matching subscribe or alias reused",
@@ -644,17 +660,11 @@ export class ClientSession extends Endpoint<ClientState, ClientTrigger, ClientEv
         },
       );
     }
+    this.awaiting.shift();
     this.maxAlias = s.alias;
     sub.alias = s.alias;
-    if (cancelled) {
-      this.cancelled.delete(s.stream);
+    if (sub.phase === "cancelled") {
       this.queue(frame({ case: "unsubscribe", value: create(UnsubscribeSchema, { alias: s.alias }) }));
-      return;
-    }
-    if (s.mode === SyncMode.UNSPECIFIED) {
-      // Refused: an Unsubscribe with the reason follows.
-      sub.phase = "active";
-      this.byAlias.set(s.alias, sub);
       return;
     }
     const keepState = s.mode !== SyncMode.SNAPSHOT && sub.epoch === s.epoch && sub.epoch !== 0n;

@@ -135,6 +135,13 @@ export abstract class Endpoint<S extends string, T extends string, E extends { t
     this.sendMaxBytes = limits.maxMessageBytes;
   }
 
+  /** The remote violation or expired deadline that errored the session, if any. */
+  get error(): DeltaframeError | undefined {
+    return this._error;
+  }
+
+  private _error: DeltaframeError | undefined;
+
   /** True in the terminal states (closed or errored). */
   get isClosed(): boolean {
     return this._state === "closed" || this._state === "errored";
@@ -306,6 +313,7 @@ export abstract class Endpoint<S extends string, T extends string, E extends { t
   protected fail(error: DeltaframeError, on: "violation" | "timeout"): void {
     if (this.isClosed) return;
     this.move(on, "fail");
+    this._error = error;
     this.outbox.length = 0;
     const reason = clipReason(error.message);
     this.outbox.push(frame({ case: "close", value: create(CloseSchema, { code: error.closeCode, reason }) }));

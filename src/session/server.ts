@@ -110,6 +110,10 @@ export interface ServerSessionOptions {
   tokens: TokenStore | undefined;
   /** Resume tokens expire after this many ms. Default 300,000. */
   tokenTtlMs: number;
+  /** Frames per second a client may send on average (token bucket); beyond it DF_ERR_RATE_LIMITED. Default 1,000. */
+  maxFramesPerSecond: number;
+  /** Burst of frames allowed above the average rate. Default 4,096 (one full batch). */
+  frameBurst: number;
   /** Retained log for replay on resume. Default none (catch-up or snapshot instead). */
   log: RetainedLog | undefined;
   /** Longest replay served from the log, in entries; longer gaps get a catch-up. Default 4,096. */
@@ -211,6 +215,8 @@ function resolveOptions(o: Partial<ServerSessionOptions>): ServerSessionOptions 
     tokens: o.tokens,
     tokenTtlMs: o.tokenTtlMs ?? 300_000,
     log: o.log,
+    maxFramesPerSecond: o.maxFramesPerSecond ?? 1000,
+    frameBurst: o.frameBurst ?? 4096,
     maxReplayEntries: o.maxReplayEntries ?? 4096,
   };
   for (const name of [
@@ -227,6 +233,8 @@ function resolveOptions(o: Partial<ServerSessionOptions>): ServerSessionOptions 
     "snapshotChunkBytes",
     "tokenTtlMs",
     "maxReplayEntries",
+    "maxFramesPerSecond",
+    "frameBurst",
   ] as const) {
     const v = out[name];
     if (!Number.isSafeInteger(v) || v <= 0 || v > 0xffffffff) {
@@ -269,6 +277,8 @@ export class ServerSession extends Endpoint<ServerState, ServerTrigger, ServerEv
   private rotate = 0;
   private run: Run | undefined;
   private drainDeadline: number | undefined;
+  private bucket: number;
+  private bucketAt: number;
   private drainHint: CloseHint = { retryAfterMs: 0, jitterMs: 0 };
 
   /**
@@ -285,6 +295,8 @@ export class ServerSession extends Endpoint<ServerState, ServerTrigger, ServerEv
     this.lastReceivedAt = now;
     this.lastSentAt = now;
     this.authDeadline = now + opts.authTimeoutMs;
+    this.bucket = opts.frameBurst;
+    this.bucketAt = now;
   }
 
   /** The negotiated capabilities (0 before accept). */
@@ -495,6 +507,17 @@ export class ServerSession extends Endpoint<ServerState, ServerTrigger, ServerEv
   // --- frames from the client ---------------------------------------------
 
   protected onFrame(f: Frame, now: number): void {
+    this.bucket = Math.min(
+      this.opts.frameBurst,
+      this.bucket + ((now - this.bucketAt) * this.opts.maxFramesPerSecond) / 1000,
+    );
+    this.bucketAt = now;
+    if (this.bucket < 1) {
+      throw new DeltaframeError("DF_ERR_RATE_LIMITED", "cannot handle frame: client exceeds its frame rate", {
+        maxFramesPerSecond: this.opts.maxFramesPerSecond,
+      });
+    }
+    this.bucket -= 1;
     const body = f.body;
     switch (body.case) {
       case "hello":
@@ -647,18 +670,7 @@ export class ServerSession extends Endpoint<ServerState, ServerTrigger, ServerEv
     if (source === undefined) {
       const code =
         this.subs.size >= this.opts.maxSubscriptions ? 1008 : ERROR_CODES.DF_ERR_STREAM_UNKNOWN.closeCode;
-      this.queue(
-        frame({
-          case: "subscribed",
-          value: create(SubscribedSchema, {
-            stream: s.stream,
-            alias,
-            mode: SyncMode.UNSPECIFIED,
-            policy,
-            maxBufferedEvents,
-          }),
-        }),
-      );
+      // A refusal is an Unsubscribe under a fresh alias: the first answer to this subscribe.
       this.queue(
         frame({
           case: "unsubscribe",
