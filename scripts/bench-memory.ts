@@ -5,7 +5,8 @@
  * connection (permessage-deflate with context takeover). Writes
  * bench/results/memory.json for scripts/perf-table.ts.
  *
- * Usage: tsx --expose-gc scripts/bench-memory.ts [--sessions 10000] [--contexts 500]
+ * Usage: tsx --expose-gc scripts/bench-memory.ts [--sessions 10000] [--subscribed 500] [--slow 100]
+ *   [--slow-ticks 10000] [--contexts 500]
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { frameBatch } from "deltaframe/codec";
@@ -21,6 +22,9 @@ function arg(name: string, fallback: number): number {
 }
 
 const sessions = arg("--sessions", 10_000);
+const subscribedCount = arg("--subscribed", 500);
+const slowCount = arg("--slow", 100);
+const slowTicks = arg("--slow-ticks", 10_000);
 const contextCount = arg("--contexts", 500);
 
 const gc = (globalThis as { gc?: () => void }).gc;
@@ -60,11 +64,15 @@ async function deflateContexts(): Promise<MemoryResult["deflateContextBytes"]> {
 }
 
 const deflateContextBytes = await deflateContexts();
-const s = await measureSessions(sessions, settle);
+const s = await measureSessions(
+  { idle: sessions, subscribed: subscribedCount, slow: slowCount, slowTicks },
+  settle,
+);
 const result: MemoryResult = {
   node: process.version,
   sessions,
   idleSessionBytes: s.idleSessionBytes,
+  idleSubscribedBytes: s.idleSubscribedBytes,
   slowConsumer: s.slowConsumer,
   sessionNote: s.note,
   contexts: contextCount,

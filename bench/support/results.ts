@@ -31,6 +31,8 @@ export interface MemoryResult {
   sessions: number;
   /** Retained heap per idle session, bytes; null when the session layer is not there yet. */
   idleSessionBytes: number | null;
+  /** Retained heap per idle session subscribed to the 200-key stream and synced, bytes; null when not measured. */
+  idleSubscribedBytes: number | null;
   /** Retained heap per slow consumer by subscribed key count, bytes; empty when not measured. */
   slowConsumer: { keys: number; updates: number; bytesPerSession: number }[];
   /** What was measured, or why it could not be. */

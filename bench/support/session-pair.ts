@@ -1,0 +1,95 @@
+/**
+ * An in-memory connection for the session benches and the memory script: a
+ * server session (attached to a hub when it subscribes) and a client
+ * session, with messages moved between them by {@link SessionPair.pump}.
+ *
+ * @module
+ */
+// "deltaframe/hub" is not in the package exports yet: import the layer by path.
+
+import { ClientSession, ServerSession } from "deltaframe/session";
+import { MarketSchema, OddsFeed } from "deltaframe/workload";
+import { Hub } from "../../src/hub/index.js";
+
+/** The reference stream's name in the benches. */
+export const STREAM = "odds/bench";
+
+/** Returns a hub holding every market of a seeded feed, and the feed to tick it further. */
+export function referenceHub(
+  seed: number,
+  marketCount = 200,
+): { hub: Hub<typeof MarketSchema>; feed: OddsFeed } {
+  const hub = new Hub(MarketSchema, { stream: STREAM });
+  const feed = new OddsFeed({ seed, marketCount });
+  for (const [key, market] of feed.snapshot()) hub.set(key, market);
+  hub.flush(0);
+  return { hub, feed };
+}
+
+/** Options of a {@link SessionPair}. */
+export interface PairOptions {
+  /** The hub to subscribe to; undefined for a session that only completes the handshake. */
+  hub: Hub<typeof MarketSchema> | undefined;
+  /** The client's receive window, in messages. Default 1,024. */
+  windowMessages: number;
+  /** Whether the client consumes (and acks) what it receives. Default true. */
+  autoConsume: boolean;
+}
+
+/** A server session and a client session joined in memory. */
+export class SessionPair {
+  readonly server: ServerSession;
+  readonly client: ClientSession;
+  /** Transport messages the server sent. */
+  serverMessages = 0;
+  /** Detaches the server session from the hub (a no-op without a hub). */
+  readonly detach: () => void;
+
+  constructor(id: number, options: Partial<PairOptions> = {}) {
+    const hub = options.hub;
+    let counter = id;
+    this.server = new ServerSession(
+      {
+        streams: (name) => (hub !== undefined && name === hub.stream ? hub : undefined),
+        ...(hub !== undefined ? { log: hub.log } : {}),
+        randomBytes: (n) => new Uint8Array(n).fill(counter++ & 0xff),
+      },
+      0,
+    );
+    this.detach = hub !== undefined ? hub.attach(this.server) : () => {};
+    this.client = new ClientSession({
+      windowMessages: options.windowMessages ?? 1024,
+      autoConsume: options.autoConsume ?? true,
+    });
+    this.client.connect(0);
+    if (hub !== undefined) this.client.subscribe(hub.stream, {}, 0);
+  }
+
+  /** Moves messages both ways until nothing moves, accepting the hello and dropping client events. */
+  pump(now: number): void {
+    for (let moved = true; moved; ) {
+      moved = false;
+      for (let m = this.client.pollTransmit(); m !== undefined; m = this.client.pollTransmit()) {
+        this.server.handleMessage(m, now);
+        moved = true;
+      }
+      for (let e = this.server.pollEvent(); e !== undefined; e = this.server.pollEvent()) {
+        if (e.type === "authenticate") this.server.accept({}, now);
+      }
+      for (let m = this.server.pollTransmit(); m !== undefined; m = this.server.pollTransmit()) {
+        this.serverMessages++;
+        this.client.handleMessage(m, now);
+        moved = true;
+      }
+      for (let e = this.client.pollEvent(); e !== undefined; e = this.client.pollEvent()) moved = true;
+    }
+  }
+
+  /** Pumps, then lets the client's timers fire (delayed acks) at `now`, and pumps again. */
+  settle(now: number): void {
+    this.pump(now);
+    this.client.handleTimeout(now);
+    this.server.handleTimeout(now);
+    this.pump(now);
+  }
+}
