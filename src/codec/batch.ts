@@ -6,12 +6,13 @@
  */
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { DeltaframeError } from "../errors.js";
-import { BatchSchema, type Frame } from "../gen/deltaframe/v1/frames_pb.js";
+import { BatchSchema, type Frame, FrameSchema } from "../gen/deltaframe/v1/frames_pb.js";
 import type { Limits } from "../limits.js";
 import { defaultDeflater } from "./deflate-default.js";
 import type { Deflater } from "./deflater.js";
 import { protobufError } from "./frame.js";
 import { limitsOf } from "./options.js";
+import { PRESCAN_MIN_BYTES, prescan } from "./prescan.js";
 import { validateFrame } from "./validate.js";
 import { readHeaderVarint, varintSize, writeVarint } from "./varint.js";
 
@@ -340,6 +341,10 @@ export function unframeBatch(message: Uint8Array, options: Partial<DecodeBatchOp
  * none, `DF_ERR_TOO_MANY_FRAMES`, counted before decoding), protobuf
  * (`DF_ERR_DECODE`, `DF_ERR_DEPTH`), then each frame. A compressed message
  * holding a `Hello` or `Welcome` is rejected with `DF_ERR_FRAME_INVALID`.
+ *
+ * Bytes fields of the returned frames are views into `message` (plain
+ * messages) or into the inflated buffer, not copies: do not modify `message`
+ * while the frames are in use.
  */
 export function decodeBatch(message: Uint8Array, options: Partial<DecodeBatchOptions> = {}): Frame[] {
   const limits = limitsOf(options.limits);
@@ -353,6 +358,12 @@ export function decodeBatch(message: Uint8Array, options: Partial<DecodeBatchOpt
   }
   if (count === 0) {
     throw new DeltaframeError("DF_ERR_FRAME_EMPTY", "cannot decode batch: no frames");
+  }
+  if (bytes.length >= PRESCAN_MIN_BYTES) {
+    scanBatch(bytes, (start, end) => {
+      prescan(FrameSchema, bytes, start, end, limits);
+      return true;
+    });
   }
   let frames: Frame[];
   try {

@@ -17,10 +17,15 @@ let chosen: Deflater | undefined;
  */
 export function defaultDeflater(): Deflater {
   if (chosen === undefined) {
-    const proc = (globalThis as { process?: { versions?: { node?: string }; getBuiltinModule?: unknown } })
-      .process;
-    const onNode = typeof proc?.versions?.node === "string" && typeof proc.getBuiltinModule === "function";
-    chosen = onNode ? createZlibDeflater() : createFflateDeflater();
+    const proc = (globalThis as { process?: { versions?: { node?: string } } }).process;
+    if (typeof proc?.versions?.node === "string") {
+      try {
+        chosen = createZlibDeflater();
+      } catch {
+        // A runtime that looks like Node but has no process.getBuiltinModule("node:zlib").
+      }
+    }
+    chosen ??= createFflateDeflater();
   }
   return chosen;
 }

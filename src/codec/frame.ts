@@ -8,6 +8,7 @@ import { DeltaframeError } from "../errors.js";
 import { type Frame, FrameSchema } from "../gen/deltaframe/v1/frames_pb.js";
 import type { Limits } from "../limits.js";
 import { limitsOf } from "./options.js";
+import { PRESCAN_MIN_BYTES, prescan } from "./prescan.js";
 import { validateFrame } from "./validate.js";
 
 /** Options of {@link decodeFrame} and `decodeBatch`. */
@@ -56,7 +57,8 @@ export function protobufError(error: unknown, what: string, depthLimit: number):
  * Throws `DF_ERR_MESSAGE_TOO_LARGE` (over `maxMessageBytes`, checked first),
  * `DF_ERR_DECODE` (malformed protobuf, invalid UTF-8), `DF_ERR_DEPTH`
  * (nesting over `maxDepth`, the frame itself being depth 1), and the codes of
- * {@link validateFrame}.
+ * {@link validateFrame}. Bytes fields of the result are views into `bytes`,
+ * not copies.
  */
 export function decodeFrame(bytes: Uint8Array, options: Partial<DecodeOptions> = {}): Frame {
   const limits = limitsOf(options.limits);
@@ -70,6 +72,7 @@ export function decodeFrame(bytes: Uint8Array, options: Partial<DecodeOptions> =
       },
     );
   }
+  if (bytes.length >= PRESCAN_MIN_BYTES) prescan(FrameSchema, bytes, 0, bytes.length, limits);
   let frame: Frame;
   try {
     frame = fromBinary(FrameSchema, bytes, { readUnknownFields: false, recursionLimit: limits.maxDepth });

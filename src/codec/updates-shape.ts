@@ -1,0 +1,293 @@
+/**
+ * Shaped patches (docs/protocol.md §6.3): inside one `Updates` frame, patches
+ * whose operations all have varint or empty operands (CLEAR, ADD, DESCEND,
+ * ELEMENT) are split into a *shape* — their operation headers — and their
+ * operands. Each distinct shape is sent once per frame in `Updates.shapes`;
+ * each update then carries only its operands, with the shape's index in its
+ * `sizes` entry (kind 3). On a numeric feed most ticks share a handful of
+ * shapes, so this removes every operation header from the hot path: on the
+ * reference workload it takes a tick from about 14.3 to about 10 bytes.
+ *
+ * The transform needs no schema: it only reads varints. {@link packUpdates}
+ * and {@link unpackUpdates} are exact inverses; unpacking restores the
+ * original patch bytes.
+ *
+ * @module
+ */
+import { create } from "@bufbuild/protobuf";
+import { DeltaframeError } from "../errors.js";
+import { type Updates, UpdatesSchema } from "../gen/deltaframe/v1/frames_pb.js";
+import { type Limits, resolveLimits } from "../limits.js";
+
+const KIND_FULL = 0;
+const KIND_PATCH = 1;
+const KIND_REMOVE = 2;
+const KIND_SHAPED = 3;
+
+// Patch operation kinds (patch.proto) allowed in a shape, and whether each
+// takes one varint operand.
+const OP_CLEAR = 1;
+const OP_ADD = 2;
+const OP_DESCEND = 3;
+const OP_ELEMENT = 4;
+
+function varintSize(value: number): number {
+  let n = 1;
+  while (value >= 0x80) {
+    value = Math.floor(value / 128);
+    n++;
+  }
+  return n;
+}
+
+/**
+ * Reads one varint's extent at `at`; returns the index after it, or -1 when it
+ * is truncated or longer than 10 bytes. With `canonical`, also -1 when the
+ * varint is not in its shortest form (so re-encoding could not reproduce it).
+ */
+function skipVarint(bytes: Uint8Array, at: number, end: number, canonical: boolean): number {
+  const start = at;
+  while (at < end && at - start < 10) {
+    const b = bytes[at++]!;
+    if ((b & 0x80) === 0) {
+      if (canonical && b === 0 && at - start > 1) return -1;
+      return at;
+    }
+  }
+  return -1;
+}
+
+/** Reads a varint known to be at most 32 bits of interest (an operation header). */
+function readHeader(bytes: Uint8Array, at: number, next: number): number {
+  let value = 0;
+  let scale = 1;
+  for (let i = at; i < next; i++) {
+    value += (bytes[i]! & 0x7f) * scale;
+    scale *= 128;
+  }
+  return value;
+}
+
+interface Split {
+  shape: string;
+  shapeBytes: Uint8Array;
+  operands: Uint8Array;
+}
+
+/** Splits a patch into headers and operands, or returns undefined when it has other operations. */
+function split(patch: Uint8Array): Split | undefined {
+  if (patch.length === 0) return undefined;
+  const headers: number[] = [];
+  const operands: number[] = [];
+  let at = 0;
+  while (at < patch.length) {
+    const next = skipVarint(patch, at, patch.length, true);
+    if (next < 0) return undefined;
+    const kind = patch[at]! & 7;
+    for (let i = at; i < next; i++) headers.push(patch[i]!);
+    at = next;
+    if (kind === OP_ADD || kind === OP_ELEMENT) {
+      const end = skipVarint(patch, at, patch.length, false);
+      if (end < 0) return undefined;
+      for (let i = at; i < end; i++) operands.push(patch[i]!);
+      at = end;
+    } else if (kind !== OP_CLEAR && kind !== OP_DESCEND) {
+      return undefined;
+    }
+  }
+  const shapeBytes = Uint8Array.from(headers);
+  return { shape: String.fromCharCode(...headers), shapeBytes, operands: Uint8Array.from(operands) };
+}
+
+/**
+ * Returns an `Updates` frame equivalent to `updates` in which patches that can
+ * be shaped, and whose shape saves bytes across the frame, travel as shaped
+ * patches (kind 3). Other updates are unchanged. Returns `updates` itself
+ * when nothing would be saved. The input is not modified.
+ */
+export function packUpdates(updates: Updates): Updates {
+  if (updates.shapes.length > 0) return updates;
+  const n = updates.sizes.length;
+  const splits: (Split | undefined)[] = new Array(n);
+  const offsets: number[] = new Array(n);
+  const gain = new Map<string, number>();
+  let at = 0;
+  for (let i = 0; i < n; i++) {
+    const size = updates.sizes[i]!;
+    const kind = size & 3;
+    const len = kind === KIND_SHAPED ? 0 : Math.floor(size / 4);
+    offsets[i] = at;
+    if (kind === KIND_PATCH) {
+      const s = split(updates.bodies.subarray(at, at + len));
+      splits[i] = s;
+      if (s) gain.set(s.shape, (gain.get(s.shape) ?? 0) + varintSize(size) + len - s.operands.length - 1);
+    }
+    at += len;
+  }
+  // A shape costs its table entry once (tag, length, headers); keep it only when its uses save more.
+  const index = new Map<string, number>();
+  const shapes: Uint8Array[] = [];
+  for (let i = 0; i < n; i++) {
+    const s = splits[i];
+    if (!s || index.has(s.shape)) continue;
+    const cost = 1 + varintSize(s.shapeBytes.length) + s.shapeBytes.length;
+    // The gain above assumed a one-byte sizes entry; shape indexes from 32 on take two.
+    const usesPenalty = shapes.length >= 32 ? 1 : 0;
+    if (gain.get(s.shape)! - usesPenalty > cost) {
+      index.set(s.shape, shapes.length);
+      shapes.push(s.shapeBytes);
+    }
+  }
+  if (shapes.length === 0) return updates;
+  const sizes: number[] = new Array(n);
+  const parts: Uint8Array[] = [];
+  let total = 0;
+  for (let i = 0; i < n; i++) {
+    const s = splits[i];
+    const shapeIndex = s ? index.get(s.shape) : undefined;
+    if (s && shapeIndex !== undefined) {
+      sizes[i] = shapeIndex * 4 + KIND_SHAPED;
+      parts.push(s.operands);
+      total += s.operands.length;
+    } else {
+      const size = updates.sizes[i]!;
+      sizes[i] = size;
+      const len = Math.floor(size / 4);
+      const body = updates.bodies.subarray(offsets[i]!, offsets[i]! + ((size & 3) === KIND_SHAPED ? 0 : len));
+      parts.push(body);
+      total += body.length;
+    }
+  }
+  const bodies = new Uint8Array(total);
+  let w = 0;
+  for (const p of parts) {
+    bodies.set(p, w);
+    w += p.length;
+  }
+  return create(UpdatesSchema, { ...updates, sizes, bodies, shapes });
+}
+
+function invalid(message: string, details: Record<string, unknown>): never {
+  throw new DeltaframeError("DF_ERR_FRAME_INVALID", `cannot unpack updates: ${message}`, details);
+}
+
+/**
+ * Returns an `Updates` frame in which every shaped patch (kind 3) is restored
+ * to an ordinary patch (kind 1) with its original bytes, and `shapes` is
+ * empty. Returns `updates` itself when it has no shaped patch. Validates the
+ * `sizes` and `bodies` columns of every update as it goes: throws `DF_ERR_FRAME_INVALID` for an unknown shape, a
+ * shape with another operation kind, operands that run past the bodies, or
+ * bodies left over; `DF_ERR_BYTES_TOO_LONG` when the restored bodies would
+ * exceed `limits.maxBytesFieldBytes` (checked before allocating);
+ * `DF_ERR_PATCH_TOO_MANY_OPS` for a shape of more than `limits.maxPatchOps`
+ * operations.
+ */
+export function unpackUpdates(updates: Updates, limits: Partial<Limits> | Readonly<Limits> = {}): Updates {
+  const n = updates.sizes.length;
+  const lim = resolveLimits(limits as Partial<Limits>);
+  // Each shape's operand count, checked once.
+  const operandCounts: number[] = [];
+  for (let s = 0; s < updates.shapes.length; s++) {
+    const shape = updates.shapes[s]!;
+    let at = 0;
+    let ops = 0;
+    let operands = 0;
+    while (at < shape.length) {
+      const next = skipVarint(shape, at, shape.length, false);
+      if (next < 0) invalid(`shape ${s} is truncated`, { shape: s });
+      const header = readHeader(shape, at, next);
+      const kind = header % 8;
+      if (header < 8) invalid(`shape ${s} names field 0`, { shape: s });
+      if (kind === OP_ADD || kind === OP_ELEMENT) operands++;
+      else if (kind !== OP_CLEAR && kind !== OP_DESCEND)
+        invalid(`shape ${s} has operation kind ${kind}`, { shape: s, kind });
+      if (++ops > lim.maxPatchOps) {
+        throw new DeltaframeError(
+          "DF_ERR_PATCH_TOO_MANY_OPS",
+          `cannot unpack updates: shape ${s} has too many operations`,
+          {
+            shape: s,
+            limit: lim.maxPatchOps,
+          },
+        );
+      }
+      at = next;
+    }
+    if (ops === 0) invalid(`shape ${s} is empty`, { shape: s });
+    operandCounts.push(operands);
+  }
+  // First pass: find each body's extent and the restored size, before allocating.
+  const starts: number[] = new Array(n);
+  const ends: number[] = new Array(n);
+  let at = 0;
+  let restored = 0;
+  const bodies = updates.bodies;
+  for (let i = 0; i < n; i++) {
+    const size = updates.sizes[i]!;
+    const kind = size & 3;
+    const value = Math.floor(size / 4);
+    starts[i] = at;
+    if (kind === KIND_SHAPED) {
+      const shape = updates.shapes[value];
+      if (shape === undefined)
+        invalid(`update ${i} names shape ${value} of ${updates.shapes.length}`, { index: i });
+      for (let k = 0; k < operandCounts[value]!; k++) {
+        const next = skipVarint(bodies, at, bodies.length, false);
+        if (next < 0) invalid(`update ${i} has truncated operands`, { index: i });
+        at = next;
+      }
+      restored += shape.length + (at - starts[i]!);
+    } else {
+      if (kind === KIND_REMOVE && value !== 0) invalid(`removal ${i} has a body`, { index: i });
+      if (kind !== KIND_FULL && kind !== KIND_PATCH && kind !== KIND_REMOVE) invalid("unreachable", {});
+      at += value;
+      if (at > bodies.length) invalid(`update ${i} runs past the bodies`, { index: i });
+      restored += value;
+    }
+    ends[i] = at;
+    if (restored > lim.maxBytesFieldBytes) {
+      throw new DeltaframeError(
+        "DF_ERR_BYTES_TOO_LONG",
+        "cannot unpack updates: restored bodies are too large",
+        {
+          limit: lim.maxBytesFieldBytes,
+        },
+      );
+    }
+  }
+  if (at !== bodies.length)
+    invalid("bodies are longer than the updates", { bodies: bodies.length, used: at });
+  if (updates.shapes.length === 0) return updates;
+  // Second pass: rebuild.
+  const out = new Uint8Array(restored);
+  const sizes: number[] = new Array(n);
+  let w = 0;
+  for (let i = 0; i < n; i++) {
+    const size = updates.sizes[i]!;
+    if ((size & 3) !== KIND_SHAPED) {
+      out.set(bodies.subarray(starts[i]!, ends[i]!), w);
+      w += ends[i]! - starts[i]!;
+      sizes[i] = size;
+      continue;
+    }
+    const shape = updates.shapes[Math.floor(size / 4)]!;
+    const begin = w;
+    let r = starts[i]!;
+    let h = 0;
+    while (h < shape.length) {
+      const next = skipVarint(shape, h, shape.length, false);
+      const kind = shape[h]! & 7;
+      out.set(shape.subarray(h, next), w);
+      w += next - h;
+      h = next;
+      if (kind === OP_ADD || kind === OP_ELEMENT) {
+        const end = skipVarint(bodies, r, ends[i]!, false);
+        out.set(bodies.subarray(r, end), w);
+        w += end - r;
+        r = end;
+      }
+    }
+    sizes[i] = (w - begin) * 4 + KIND_PATCH;
+  }
+  return create(UpdatesSchema, { ...updates, sizes, bodies: out, shapes: [] });
+}
