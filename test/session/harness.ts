@@ -8,6 +8,7 @@ import {
   type ClientEvent,
   ClientSession,
   type ClientSessionOptions,
+  type InMemoryRetainedLog,
   InMemoryTokenStore,
   type PublishItem,
   type ServerEvent,
@@ -32,6 +33,8 @@ export interface PairOptions {
   now: number;
   /** Offer resume (HMAC signer + in-memory token store). Default true. */
   resume: boolean;
+  /** Retained log the application appends every published item to (replay on resume). Default none. */
+  log: InMemoryRetainedLog | undefined;
 }
 
 type Dir = "c2s" | "s2c";
@@ -70,6 +73,7 @@ export class SessionPair {
       stepCap: options.stepCap ?? 100_000,
       now: options.now ?? 1_000_000,
       resume: options.resume ?? true,
+      log: options.log,
     };
     this.now = this.opts.now;
     this.sources = this.opts.sources;
@@ -89,6 +93,7 @@ export class SessionPair {
         streams: (name) => this.sources.get(name),
         randomBytes: seededBytes(this.connections),
         ...(this.opts.resume ? { signer: this.signer, tokens: this.tokens } : {}),
+        ...(this.opts.log ? { log: this.opts.log } : {}),
         ...this.opts.server,
       },
       this.now,
@@ -104,12 +109,23 @@ export class SessionPair {
   /** Drops the connection (in-flight messages lost) and reconnects, resuming. */
   reconnect(clientOverrides: Partial<ClientSessionOptions> = {}): void {
     const resume = this.client.resumeState();
+    this.dropped = false;
     this.open(resume, clientOverrides);
   }
 
+  /** Drops the connection: in-flight messages are lost and nothing more is carried until `reconnect`. */
+  drop(): void {
+    this.dropped = true;
+    this.link = { c2s: [], s2c: [] };
+  }
+
+  /** True between `drop` and `reconnect`. */
+  dropped = false;
+
   /** Publishes items the source already applied, then runs the link. */
   publish(items: PublishItem[], stream = "s"): void {
-    this.server.publish(stream, items, this.now);
+    for (const item of items) this.opts.log?.append(stream, item);
+    if (!this.dropped) this.server.publish(stream, items, this.now);
     this.run();
   }
 
@@ -117,6 +133,7 @@ export class SessionPair {
   advance(ms: number): void {
     const end = this.now + ms;
     for (let guard = 0; guard < 100_000; guard++) {
+      this.run();
       const next = this.nextTime();
       if (next === undefined || next > end) break;
       this.now = Math.max(this.now, next);
@@ -168,6 +185,7 @@ export class SessionPair {
       moved = true;
     }
     for (const dir of ["c2s", "s2c"] as const) {
+      if (this.dropped) break;
       const q = this.link[dir];
       while (q.length > 0 && q[0]!.at <= this.now) {
         const { bytes } = q.shift()!;
@@ -193,6 +211,7 @@ export class SessionPair {
   }
 
   private send(dir: Dir, bytes: Uint8Array): void {
+    if (this.dropped) return;
     const b = this.tap ? this.tap(dir, bytes) : bytes;
     if (b === undefined) return;
     this.wire[dir].push(b);
