@@ -1,3 +1,4 @@
+import { create } from "@bufbuild/protobuf";
 import { isDeltaframeError } from "deltaframe";
 import {
   createFflateDeflater,
@@ -8,6 +9,7 @@ import {
   encodeBatch,
   encodeFrame,
 } from "deltaframe/codec";
+import { EventSchema, FrameSchema } from "deltaframe/proto";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { arbCompressibleFrame, arbFrames } from "./arbitraries.js";
@@ -50,6 +52,16 @@ function onlyTypedErrors(fn: () => unknown): void {
   }
 }
 
+function concat(...parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let pos = 0;
+  for (const p of parts) {
+    out.set(p, pos);
+    pos += p.length;
+  }
+  return out;
+}
+
 /** A mutation of valid bytes: bit flips, byte sets, truncation, insertion, deletion, splices. */
 const arbMutated = (source: Uint8Array[]) =>
   fc
@@ -73,17 +85,28 @@ const arbMutated = (source: Uint8Array[]) =>
         else if (op.kind === "set" && bytes.length > 0) bytes[at] = op.value;
         else if (op.kind === "truncate") bytes = bytes.subarray(0, at);
         else if (op.kind === "insert")
-          bytes = Uint8Array.from([...bytes.subarray(0, at), op.value, ...bytes.subarray(at)]);
-        else if (op.kind === "delete")
-          bytes = Uint8Array.from([...bytes.subarray(0, at), ...bytes.subarray(at + 1)]);
+          bytes = concat(bytes.subarray(0, at), Uint8Array.of(op.value), bytes.subarray(at));
+        else if (op.kind === "delete") bytes = concat(bytes.subarray(0, at), bytes.subarray(at + 1));
         else if (op.kind === "splice") {
           const other = source[b]!;
           const cut = other.length === 0 ? 0 : op.value % other.length;
-          bytes = Uint8Array.from([...bytes.subarray(0, at), ...other.subarray(cut)]);
+          bytes = concat(bytes.subarray(0, at), other.subarray(cut));
         }
       }
       return bytes;
     });
+
+/** Messages of 64 KiB and more, which take the pre-decode size walk. */
+const bigCorpus: Uint8Array[] = (() => {
+  const frames = fc.sample(arbFrames(4), { numRuns: 20, seed: 11 });
+  return frames.map((fs, i) => {
+    const payload = new Uint8Array(70_000 + i).map((_, j) => (j * 31 + i) & 0xff);
+    const event = create(FrameSchema, {
+      body: { case: "event", value: create(EventSchema, { alias: 1, payload }) },
+    });
+    return encodeBatch([...fs, event, ...fs]);
+  });
+})();
 
 describe("untrusted bytes give only typed errors", () => {
   it("random bytes after each marker (6,000 cases)", () => {
@@ -117,7 +140,19 @@ describe("untrusted bytes give only typed errors", () => {
       { numRuns: 6_000 },
     );
   });
+  it("mutated messages of 64 KiB and more (1,000 cases), under tight and default limits", () => {
+    const tight = { limits: { maxListLength: 3, maxStringBytes: 8, maxBytesFieldBytes: 80_000 } };
+    fc.assert(
+      fc.property(arbMutated(bigCorpus), (message) => {
+        onlyTypedErrors(() => decodeBatch(message));
+        onlyTypedErrors(() => decodeBatch(message, tight));
+        onlyTypedErrors(() => decodeFrame(message.subarray(3), tight));
+      }),
+      { numRuns: 1_000 },
+    );
+  });
   it("the corpus itself decodes", () => {
+    for (const message of bigCorpus) expect(decodeBatch(message).length).toBeGreaterThan(1);
     for (const message of corpus) expect(decodeBatch(message, zlibOptions).length).toBeGreaterThan(0);
     expect(corpus.filter((m) => m[0] === 1).length).toBeGreaterThan(100);
     expect(corpus.filter((m) => m[0] === 2).length).toBeGreaterThan(100);
