@@ -7,6 +7,12 @@
  * run, after a warm-up pass each; the measured span ends when every client
  * has received everything. Writes bench/results/e2e.json.
  *
+ * The deltaframe side is the whole stack: a Hub (diff + encode once per
+ * tick), one ServerSession per connection (credit window, acks, framing) and
+ * the ws adapter, with ClientSession clients that consume and ack. A second
+ * deltaframe side, the codec and delta layers alone over `ws`, and a JSON
+ * side stringifying once per update are shown for context.
+ *
  * Usage: tsx scripts/bench-e2e.ts [--clients 4] [--updates 20000]
  */
 import { fork } from "node:child_process";
@@ -14,9 +20,12 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import type { AddressInfo } from "node:net";
 import { fileURLToPath } from "node:url";
 import { create, toJson } from "@bufbuild/protobuf";
+import { connectWs, serveHubs } from "deltaframe/adapters/ws";
 import { encodeBatchFromEncodedFrames, encodeFrame, frameBatch } from "deltaframe/codec";
 import { encodeChange } from "deltaframe/delta";
+import { Hub } from "deltaframe/hub";
 import { FrameSchema, UpdatesSchema } from "deltaframe/proto";
+import { ClientSession } from "deltaframe/session";
 import { MarketSchema, OddsFeed, type OddsTick, SelectionSchema } from "deltaframe/workload";
 import { WebSocket, WebSocketServer } from "ws";
 import { BATCH_MS } from "../bench/support/batches.js";
@@ -49,6 +58,13 @@ function jsonUpdates(ticks: readonly OddsTick[]): object[] {
     timeMs: Number(t.market.lastChangeMs),
     selections: t.changedSelections.map((s) => toJson(SelectionSchema, s)),
   }));
+}
+
+/** The stream the hub serves. */
+const STREAM = "odds/e2e";
+
+function fmt(n: number): string {
+  return n.toLocaleString("en-US");
 }
 
 const updateObjects = new WeakMap<readonly OddsTick[], object[]>();
@@ -113,7 +129,7 @@ function windows(ticks: readonly OddsTick[]): OddsTick[][] {
 
 function makeDeltaframe(keyIds: Map<string, number>): Side {
   return {
-    name: "deltaframe (codec + delta, no session)",
+    name: "deltaframe codec + delta only",
     description:
       "per 100 ms of feed time: diff + encode each tick once, one Updates frame, one plain transport message shared by every client",
     messagesPerClient: (ticks) => windows(ticks).length,
@@ -186,15 +202,54 @@ async function main(): Promise<void> {
       if (doneCount === clientCount) onDone?.();
     });
   });
+  // The whole deltaframe stack: a hub of the reference stream served over ws.
+  const hubFeed = new OddsFeed({ seed: BENCH_SEED + 1 });
+  const hub = new Hub(MarketSchema, { stream: STREAM });
+  for (const [key, market] of hubFeed.snapshot()) hub.set(key, market);
+  hub.flush(Date.now());
+  const hubServer = await serveHubs([hub], {
+    session: { maxWindowMessages: 1 << 20, maxWindowBytes: 1 << 26 },
+  });
+
   const child = fork(
     fileURLToPath(import.meta.url),
-    ["--client", String(port), "--count", String(clientCount)],
-    {
-      execArgv: process.execArgv,
-    },
+    ["--client", String(port), "--count", String(clientCount), "--hub", hubServer.url],
+    { execArgv: process.execArgv },
   );
-  await new Promise<void>((resolve) => child.on("message", (m) => m === "ready" && resolve()));
+  const fromChild: Array<(m: unknown) => void> = [];
+  child.on("message", (m) => {
+    for (const f of fromChild.splice(0)) f(m);
+  });
+  const nextMessage = (): Promise<unknown> => new Promise((resolve) => fromChild.push(resolve));
+  await nextMessage(); // "ready": every client open and synced
   while (sockets.length < clientCount) await new Promise((r) => setTimeout(r, 10));
+
+  /** Publishes `count` fresh ticks through the hub in 100 ms windows; measures until the clients have them all. */
+  async function measureHub(count: number): Promise<E2eSide> {
+    const input = Array.from({ length: count }, () => hubFeed.next());
+    const armed = nextMessage();
+    child.send({ expect: count });
+    await armed;
+    const done = nextMessage();
+    const start = process.cpuUsage();
+    for (const batch of windows(input)) {
+      for (const t of batch) hub.set(t.key, t.market);
+      hub.flush(Date.now());
+    }
+    const report = (await done) as { delivered: number; skipped: number; bytes: number; messages: number };
+    const cpu = process.cpuUsage(start);
+    const cpuMicros = cpu.user + cpu.system;
+    return {
+      name: "deltaframe (hub + sessions + ws adapter)",
+      description:
+        "hub.set per tick (diff + encode once), hub.flush per 100 ms of feed time; each ServerSession frames, accounts credit and handles acks; the ws adapter sends",
+      cpuMicros,
+      delivered: report.delivered,
+      cpuNanosPerDelivered: (cpuMicros * 1000) / report.delivered,
+      payloadBytes: report.bytes,
+      messages: report.messages,
+    };
+  }
 
   async function measure(side: Side, input: readonly OddsTick[]): Promise<E2eSide> {
     objectsOf(input); // the application's update objects exist before sending
@@ -222,34 +277,40 @@ async function main(): Promise<void> {
     };
   }
 
-  const deltaframe = makeDeltaframe(keyIds);
-  const sides = [jsonPerSend, jsonShared, deltaframe];
+  const direct = makeDeltaframe(keyIds);
+  const sides = [jsonPerSend, jsonShared, direct];
   for (const side of sides) await measure(side, warmup);
+  await measureHub(warmup.length);
   // Two rounds, alternating, keeping each side's cheaper round (less disturbed by other load).
   const best = new Map<Side, E2eSide>();
+  let full: E2eSide | undefined;
   for (let round = 0; round < 2; round++) {
     for (const side of sides) {
       const r = await measure(side, ticks);
       const prev = best.get(side);
       if (prev === undefined || r.cpuMicros < prev.cpuMicros) best.set(side, r);
     }
+    const r = await measureHub(ticks.length);
+    if (full === undefined || r.cpuNanosPerDelivered < full.cpuNanosPerDelivered) full = r;
   }
   child.send("exit");
   for (const ws of sockets) ws.terminate();
   server.close();
+  await hubServer.close();
 
   const result: E2eResult = {
     node: process.version,
     clients: clientCount,
     updates: updateCount,
     baseline: best.get(jsonPerSend)!,
-    deltaframe: best.get(deltaframe)!,
-    others: [best.get(jsonShared)!],
-    note: "The deltaframe side uses the codec and delta layers directly over `ws` (no session or adapter yet: no credit window, acks or per-subscriber framing are counted). Server CPU is `process.cpuUsage()` of the server process from the first send until every client has received everything; clients run in another process. Each side's cheaper of two rounds is kept.",
+    deltaframe: full!,
+    others: [best.get(jsonShared)!, best.get(direct)!],
+    note: `Server CPU is \`process.cpuUsage()\` of the server process from the first send until every client has received everything; clients run in another process. Each side's cheaper of two rounds is kept. The deltaframe (hub + sessions) side publishes ${fmt(updateCount)} other ticks of the same feed (a hub's state moves on); its clients are ClientSessions that consume and ack (window 65,536 messages); "delivered" counts updates the clients received (${fmt(full!.delivered)} of ${fmt(updateCount * clientCount)}; the rest were conflated under the credit window and announced as skipped).`,
   };
   mkdirSync(RESULTS_DIR, { recursive: true });
   writeFileSync(`${RESULTS_DIR}/e2e.json`, `${JSON.stringify(result, null, 2)}\n`);
   for (const s of [result.baseline, ...result.others, result.deltaframe]) {
+    if (s === undefined) continue;
     console.log(
       `${s.name.padEnd(42)} ${s.cpuNanosPerDelivered.toFixed(0).padStart(7)} ns CPU per delivered update`,
     );
@@ -261,7 +322,13 @@ async function main(): Promise<void> {
 function runClients(): void {
   const port = arg("--client", 0);
   const count = arg("--count", 1);
-  let done = 0;
+  const hubUrl = process.argv[process.argv.indexOf("--hub") + 1]!;
+  let open = 0;
+  const opened = (): void => {
+    open++;
+    if (open === 2 * count) process.send?.("ready");
+  };
+  // Raw ws clients for the JSON and codec-only sides: count messages, say "done" when all arrived.
   for (let c = 0; c < count; c++) {
     const ws = new WebSocket(`ws://127.0.0.1:${port}`, { perMessageDeflate: false });
     let expected = -1;
@@ -281,13 +348,63 @@ function runClients(): void {
         ws.send("done");
       }
     });
-    ws.on("open", () => {
-      done++;
-      if (done === count) process.send?.("ready");
+    ws.on("open", opened);
+  }
+  // deltaframe clients: ClientSessions over the ws adapter, consuming and acking.
+  interface Counter {
+    updates: number;
+    skipped: number;
+    bytes: number;
+    messages: number;
+  }
+  const counters: Counter[] = [];
+  let target = -1;
+  let reported = true;
+  const check = (): void => {
+    if (reported || target < 0) return;
+    if (counters.every((k) => k.updates + k.skipped >= target)) {
+      reported = true;
+      const sum = (f: (k: Counter) => number) => counters.reduce((a, k) => a + f(k), 0);
+      process.send?.({
+        delivered: sum((k) => k.updates),
+        skipped: sum((k) => k.skipped),
+        bytes: sum((k) => k.bytes),
+        messages: sum((k) => k.messages),
+      });
+    }
+  };
+  for (let c = 0; c < count; c++) {
+    const counter: Counter = { updates: 0, skipped: 0, bytes: 0, messages: 0 };
+    counters.push(counter);
+    const session = new ClientSession({ windowMessages: 65_536, windowBytes: 1 << 24 });
+    let synced = false;
+    const connection = connectWs(hubUrl, session, {
+      onOpen: (now) => {
+        session.connect(now);
+        session.subscribe(STREAM, {}, now);
+      },
+      onEvent: (event) => {
+        if (event.type === "snapshot-end" && !synced) {
+          synced = true;
+          opened();
+        } else if (event.type === "update") counter.updates++;
+        else if (event.type === "skipped") counter.skipped += Number(event.conflatedUpdates);
+        check();
+      },
+    });
+    connection.socket.on("message", (data: Buffer) => {
+      counter.bytes += data.length;
+      counter.messages++;
     });
   }
-  process.on("message", (m) => {
+  process.on("message", (m: unknown) => {
     if (m === "exit") process.exit(0);
+    if (typeof m === "object" && m !== null && "expect" in m) {
+      for (const k of counters) Object.assign(k, { updates: 0, skipped: 0, bytes: 0, messages: 0 });
+      target = (m as { expect: number }).expect;
+      reported = false;
+      process.send?.("armed");
+    }
   });
 }
 
