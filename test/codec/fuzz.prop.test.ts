@@ -78,7 +78,7 @@ const arbMutated = (source: Uint8Array[]) =>
       ),
     })
     .map(({ a, b, ops }) => {
-      let bytes = Uint8Array.from(source[a]!);
+      let bytes: Uint8Array = Uint8Array.from(source[a]!);
       for (const op of ops) {
         const at = bytes.length === 0 ? 0 : op.at % bytes.length;
         if (op.kind === "flip" && bytes.length > 0) bytes[at] = bytes[at]! ^ (1 << (op.value & 7));
