@@ -373,7 +373,7 @@ export class ClientSession extends Endpoint<ClientState, ClientTrigger, ClientEv
         stream: sub.stream,
         options: { ...sub.options },
         epoch: started ? sub.epoch : 0n,
-        offset: started ? sub.expected - 1n - sub.budget : 0n,
+        offset: started ? sub.expected - 1n : 0n,
         held: started ? [...sub.held] : [],
       });
     }

@@ -87,7 +87,16 @@ export class SessionPair {
 
   /** Creates a fresh server and client (the client resuming `resume`) and connects. */
   open(resume: ClientSessionOptions["resume"], clientOverrides: Partial<ClientSessionOptions> = {}): void {
+    if (this.connections > 0) {
+      // The application processes what the old connection already delivered before it lets it go.
+      for (let e = this.client.pollEvent(); e !== undefined; e = this.client.pollEvent()) {
+        this.clientEvents.push(e);
+        this.allClientEvents.push(e);
+        this.replica.apply(e);
+      }
+    }
     this.connections++;
+    this.dropped = false;
     this.server = new ServerSession(
       {
         streams: (name) => this.sources.get(name),
