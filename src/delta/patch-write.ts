@@ -17,6 +17,7 @@ import type { DescField, DescMessage, MessageShape } from "@bufbuild/protobuf";
 import { type ReflectList, type ReflectMap, type ReflectMessage, reflect } from "@bufbuild/protobuf/reflect";
 import { BinaryWriter } from "@bufbuild/protobuf/wire";
 import { PatchOp } from "../gen/deltaframe/v1/patch_pb.js";
+import { fieldLocalEqual, messageLocalEqual } from "./local-equal.js";
 import {
   compareBytes,
   EXACT,
@@ -55,6 +56,9 @@ const DEFAULT_DIFF_OPTIONS: Readonly<DiffOptions> = Object.freeze({
   useDescend: true,
   useMapDescend: true,
 });
+
+/** A message's own properties, read through field descriptors. */
+type Local = Record<string, unknown>;
 
 /** One complete operation chain, as bytes. */
 type Ops = Uint8Array[];
@@ -127,7 +131,10 @@ function pushPrefixed(out: Ops, prefix: Uint8Array, ops: Ops): void {
 
 function diffMessage(a: ReflectMessage, b: ReflectMessage, ctx: WriteContext): Ops {
   const ops: Ops = [];
+  const la = a.message as Local;
+  const lb = b.message as Local;
   for (const field of sortedFields(a.desc)) {
+    if (fieldLocalEqual(field, la, lb)) continue;
     switch (field.fieldKind) {
       case "scalar":
       case "enum":
@@ -299,7 +306,10 @@ function diffList(
   }
   const chains: Ops = [];
   const elementHeader = header(field, PatchOp.ELEMENT);
+  const localA = (a.message as Local)[field.localName] as Local[];
+  const localB = (b.message as Local)[field.localName] as Local[];
   for (let i = 0; i < lb.size; i++) {
+    if (messageLocalEqual(field.message, localA[i]!, localB[i]!)) continue;
     const childOps = diffMessage(la.get(i) as ReflectMessage, lb.get(i) as ReflectMessage, ctx);
     if (childOps.length === 0) continue;
     const prefix = ctx.w.uint32(elementHeader).uint32(i).finish();
