@@ -1,13 +1,32 @@
 /**
  * Canonical 64-bit hashes of messages and of whole keyed states, as carried
- * in `Updates.hashes` and `SnapshotEnd.hash` (CAPABILITY_HASH).
+ * in `Updates.hashes` and `SnapshotEnd.hash` (CAPABILITY_HASH,
+ * docs/protocol.md §6.3).
  *
- * A message is hashed as FNV-1a 64 over its canonical encoding: fields in
- * field-number order, map entries sorted by their encoded key, unknown fields
- * left out, -0 written as +0 and every NaN as the quiet NaN. Messages that
- * protobuf-es `equals` finds equal therefore hash equal, whatever their map
- * insertion order. The hash is fast and non-cryptographic: it detects
- * divergence, it does not authenticate.
+ * Definition, precise enough for another implementation:
+ *
+ * - The **canonical encoding** of a message is its protobuf binary encoding
+ *   with: fields in increasing field-number order; only fields that are set
+ *   (implicit-presence scalars and enums that are not zero, explicit-presence
+ *   fields that are present, the selected oneof member, non-empty lists and
+ *   maps); packed encoding for lists of the field is packed, one record per
+ *   element otherwise; enums as int32 varints; message values always
+ *   length-delimited (never groups); each map entry as a length-delimited
+ *   record holding the key (field 1) and then the value (field 2), both always
+ *   written, entries sorted by the bytes of the encoded key (without tag) in
+ *   lexicographic order; unknown fields left out; doubles and floats with -0
+ *   written as +0 and every NaN as the quiet NaN (0x7ff8000000000000,
+ *   0x7fc00000).
+ * - `hash(message)` is FNV-1a 64 (offset basis 0xcbf29ce484222325, prime
+ *   0x100000001b3) over the canonical encoding.
+ * - `hashState(entries)` is the sum modulo 2^64, over the entries, of
+ *   splitmix64's finaliser applied to FNV-1a 64 of (the key in UTF-8, then
+ *   the value's hash as 8 bytes little-endian).
+ *
+ * Messages that protobuf-es `equals` finds equal therefore hash equal,
+ * whatever their map insertion order. The hash is fast and non-cryptographic:
+ * it detects divergence, it does not authenticate. Test vectors are in
+ * test/delta/hash.test.ts.
  *
  * @module
  */
@@ -39,14 +58,26 @@ export function fnv1a64(bytes: Uint8Array): bigint {
 }
 
 /**
- * Returns the canonical 64-bit hash of `message` (unsigned bigint): equal for
- * messages that are equal field by field, whatever their map insertion order;
- * unknown fields are ignored.
+ * Returns the canonical encoding of `message` (see the module documentation):
+ * the bytes {@link hash} hashes. It is a valid protobuf encoding of the
+ * message, minus unknown fields, with -0 and NaN canonicalised.
  */
-export function hash<Desc extends DescMessage>(schema: Desc, message: MessageShape<Desc>): bigint {
+export function encodeCanonical<Desc extends DescMessage>(
+  schema: Desc,
+  message: MessageShape<Desc>,
+): Uint8Array {
   const w = new BinaryWriter();
   writeMessageFields(w, reflect(schema, message, false), CANONICAL);
-  return fnv1a64(w.finish());
+  return w.finish();
+}
+
+/**
+ * Returns the canonical 64-bit hash of `message` (unsigned bigint): FNV-1a 64
+ * of {@link encodeCanonical}. Equal for messages that are equal field by
+ * field, whatever their map insertion order; unknown fields are ignored.
+ */
+export function hash<Desc extends DescMessage>(schema: Desc, message: MessageShape<Desc>): bigint {
+  return fnv1a64(encodeCanonical(schema, message));
 }
 
 const MASK_64 = (1n << 64n) - 1n;

@@ -8,7 +8,7 @@
  */
 export { type ApplyOptions, apply } from "./apply.js";
 export { type Change, encodeChange } from "./encode-change.js";
-export { fnv1a64, hash, hashEntry, hashState } from "./hash.js";
+export { encodeCanonical, fnv1a64, hash, hashEntry, hashState } from "./hash.js";
 export {
   type KeyChange,
   type KeyedEntry,
