@@ -17,7 +17,14 @@ import type { Limits } from "../limits.js";
 import type { Transition } from "./transitions.js";
 import type { ClosedEvent, RttEvent, SessionMetrics } from "./types.js";
 import { newMetrics } from "./types.js";
-import { decodeMessage, encodeMessage, frame, frameWireBytes, MESSAGE_OVERHEAD_BYTES } from "./wire.js";
+import {
+  batchEntryBytes,
+  decodeMessage,
+  encodeFrameBytes,
+  encodeMessage,
+  frame,
+  MESSAGE_OVERHEAD_BYTES,
+} from "./wire.js";
 
 /** The states every session kind has. */
 type CommonState = "closed" | "errored";
@@ -236,24 +243,31 @@ export abstract class Endpoint<S extends string, T extends string, E extends { t
    */
   pollTransmit(): Uint8Array | undefined {
     if (this.sealed) return undefined;
+    this.sealPending();
     this.beforeTransmit();
     if (this.outbox.length === 0) return undefined;
+    // Each frame is encoded once; frames are packed up to the negotiated message size.
     const budget = this.sendMaxBytes - MESSAGE_OVERHEAD_BYTES;
+    const parts: Uint8Array[] = [];
     let used = 0;
-    let n = 0;
-    while (n < this.outbox.length && n < this.limits.maxFramesPerBatch) {
-      const size = frameWireBytes(this.outbox[n]!);
-      if (n > 0 && used + size > budget) break;
+    let last: Frame | undefined;
+    while (parts.length < this.outbox.length && parts.length < this.limits.maxFramesPerBatch) {
+      const f = this.outbox[parts.length]!;
+      const bytes = encodeFrameBytes(f);
+      const size = batchEntryBytes(bytes.length);
+      if (parts.length > 0 && used + size > budget) break;
       used += size;
-      n++;
+      parts.push(bytes);
+      last = f;
     }
-    const frames = this.outbox.splice(0, n);
-    const bytes = encodeMessage(frames);
+    this.outbox.splice(0, parts.length);
+    const bytes = encodeMessage(parts);
+    const frames = parts;
     this.metrics.messagesOut++;
     this.metrics.framesOut += frames.length;
     this.metrics.bytesOut += bytes.length;
     this.lastSentAt = this.now;
-    if (frames[frames.length - 1]!.body.case === "close") {
+    if (last?.body.case === "close") {
       this.sealed = true;
       this.outbox.length = 0;
     }
@@ -262,6 +276,7 @@ export abstract class Endpoint<S extends string, T extends string, E extends { t
 
   /** Frames queued and not yet handed out by pollTransmit. */
   get pendingFrames(): number {
+    if (!this.sealed) this.sealPending();
     return this.outbox.length;
   }
 
@@ -271,6 +286,8 @@ export abstract class Endpoint<S extends string, T extends string, E extends { t
   /** Runs after each input that leaves the session open (flush data, acks). */
   protected afterInput(_now: number): void {}
   protected beforeTransmit(): void {}
+  /** Moves frames still being assembled (an open `Updates` run) into the outbox. */
+  protected sealPending(): void {}
   protected onEventPolled(_e: E): void {}
   /** Whether heartbeats and the idle deadline run in the current state. */
   protected abstract canPing(): boolean;

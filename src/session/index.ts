@@ -15,6 +15,12 @@ export {
 } from "./client.js";
 export { type CloseHint, MAX_REASON_BYTES } from "./endpoint.js";
 export {
+  type KeyedSourceOptions,
+  type KeyedStateLike,
+  keyedSource,
+  type StreamPosition,
+} from "./keyed-source.js";
+export {
   type CloseInfo,
   DROP_TOKEN_CLOSE_CODES,
   type ReconnectDecision,

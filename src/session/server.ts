@@ -1019,6 +1019,10 @@ export class ServerSession extends Endpoint<ServerState, ServerTrigger, ServerEv
     this.outbox.push(frame({ case: "updates", value: run.updates }));
   }
 
+  protected override sealPending(): void {
+    this.closeRun();
+  }
+
   protected override queue(f: Frame): void {
     this.closeRun();
     super.queue(f);
@@ -1037,7 +1041,7 @@ export class ServerSession extends Endpoint<ServerState, ServerTrigger, ServerEv
         this.flushSub(sub, now);
       }
     }
-    this.closeRun();
+    // The open Updates run stays open so later publishes join it; pollTransmit seals it.
     if (this.stalled && [...this.subs.values()].every((s) => this.idle(s))) {
       this.stalled = false;
       this.emit({ type: "writable" });

@@ -6,34 +6,31 @@
  * @module
  */
 import { create } from "@bufbuild/protobuf";
-import { decodeBatch, encodeBatch, encodeFrame } from "../codec/index.js";
+import { decodeBatch, encodeBatchFromEncodedFrames, encodeFrame, frameBatch } from "../codec/index.js";
 import { type Frame, FrameSchema } from "../gen/deltaframe/v1/frames_pb.js";
 import type { Limits } from "../limits.js";
 
 /** Bytes a transport message adds around its `Batch`: the marker byte. */
 export const MESSAGE_OVERHEAD_BYTES = 1;
 
+/** Returns the protobuf bytes of one frame (what a `Batch` entry wraps). */
+export function encodeFrameBytes(f: Frame): Uint8Array {
+  return encodeFrame(f);
+}
+
 /**
- * Returns the bytes one frame adds to a `Batch`: its encoding plus the field
- * tag and the varint length prefix.
+ * Returns the bytes an encoded frame of `n` bytes adds to a `Batch`: the
+ * field tag, the varint length and the frame.
  */
-export function frameWireBytes(frame: Frame): number {
-  const n = encodeFrame(frame).length;
-  return 1 + varintBytes(n) + n;
-}
-
-function varintBytes(n: number): number {
+export function batchEntryBytes(n: number): number {
   let bytes = 1;
-  while (n >= 0x80) {
-    n = Math.floor(n / 128);
-    bytes++;
-  }
-  return bytes;
+  for (let v = n; v >= 0x80; v = Math.floor(v / 128)) bytes++;
+  return 1 + bytes + n;
 }
 
-/** Encodes frames as one uncompressed transport message (marker byte + `Batch`). */
-export function encodeMessage(frames: readonly Frame[]): Uint8Array {
-  return encodeBatch(frames);
+/** Builds one uncompressed transport message (marker byte + `Batch`) from encoded frames. */
+export function encodeMessage(encodedFrames: readonly Uint8Array[]): Uint8Array {
+  return frameBatch(encodeBatchFromEncodedFrames(encodedFrames));
 }
 
 /**

@@ -10,6 +10,7 @@ import {
   type ClientSessionOptions,
   type InMemoryRetainedLog,
   InMemoryTokenStore,
+  type KeyedSource,
   type PublishItem,
   type ServerEvent,
   ServerSession,
@@ -21,8 +22,8 @@ import { HmacTokenSigner, seededBytes, TestReplica, TestSource } from "./helpers
 export interface PairOptions {
   server: Partial<ServerSessionOptions>;
   client: Partial<ClientSessionOptions>;
-  /** Streams served: name → source. Default one stream "s". */
-  sources: Map<string, TestSource>;
+  /** Streams served: name → source. Default one stream "s" with a {@link TestSource}. */
+  sources: Map<string, KeyedSource>;
   /** Accept every hello at once. Default true. */
   autoAccept: boolean;
   /** One-way delay in ms. Default 0. */
@@ -45,7 +46,7 @@ export class SessionPair {
   server!: ServerSession;
   client!: ClientSession;
   readonly replica = new TestReplica();
-  readonly sources: Map<string, TestSource>;
+  readonly sources: Map<string, KeyedSource>;
   serverEvents: ServerEvent[] = [];
   clientEvents: ClientEvent[] = [];
   /** All client events across connections. */
@@ -82,7 +83,7 @@ export class SessionPair {
 
   /** The default stream's source. */
   get source(): TestSource {
-    return this.sources.get("s")!;
+    return this.sources.get("s") as TestSource;
   }
 
   /** Creates a fresh server and client (the client resuming `resume`) and connects. */

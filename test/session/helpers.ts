@@ -143,6 +143,10 @@ export class TestReplica {
           return;
         }
         const held = this.state.get(e.key);
+        if (e.body.length < 8) {
+          this.problems.push(`patch for ${e.key} is not a test patch`);
+          return;
+        }
         const p = readPatch(e.body);
         if (held === undefined || held.version !== p.base) {
           this.problems.push(`patch base ${p.base} for ${e.key} held ${held?.version}`);
