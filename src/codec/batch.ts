@@ -13,6 +13,7 @@ import type { Deflater } from "./deflater.js";
 import { protobufError } from "./frame.js";
 import { limitsOf } from "./options.js";
 import { PRESCAN_MIN_BYTES, prescan } from "./prescan.js";
+import { expandShapedFrame } from "./updates-shape.js";
 import { validateFrame } from "./validate.js";
 import { readHeaderVarint, varintSize, writeVarint } from "./varint.js";
 
@@ -388,6 +389,7 @@ export function decodeBatch(message: Uint8Array, options: Partial<DecodeBatchOpt
   }
   const compressed = message[0] !== MARKER_PLAIN;
   for (const frame of frames) {
+    expandShapedFrame(frame, limits);
     validateFrame(frame, limits);
     if (compressed && (frame.body.case === "hello" || frame.body.case === "welcome")) {
       throw new DeltaframeError(

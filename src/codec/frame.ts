@@ -9,6 +9,7 @@ import { type Frame, FrameSchema } from "../gen/deltaframe/v1/frames_pb.js";
 import type { Limits } from "../limits.js";
 import { limitsOf } from "./options.js";
 import { PRESCAN_MIN_BYTES, prescan } from "./prescan.js";
+import { expandShapedFrame } from "./updates-shape.js";
 import { validateFrame } from "./validate.js";
 
 /** Options of {@link decodeFrame} and `decodeBatch`. */
@@ -79,5 +80,6 @@ export function decodeFrame(bytes: Uint8Array, options: Partial<DecodeOptions> =
   } catch (error) {
     throw protobufError(error, "frame", limits.maxDepth);
   }
+  expandShapedFrame(frame, limits);
   return validateFrame(frame, limits);
 }

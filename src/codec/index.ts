@@ -24,5 +24,5 @@ export { createZlibDeflater, type ZlibDeflaterOptions } from "./deflate-zlib.js"
 export { type Deflater, MAX_DICTIONARY_BYTES } from "./deflater.js";
 export { dictionaryId, type TrainDictionaryOptions, trainDictionary } from "./dictionary.js";
 export { type DecodeOptions, decodeFrame, encodeFrame } from "./frame.js";
-export { packUpdates, unpackUpdates } from "./updates-shape.js";
+export { expandShapedFrame, packUpdates, unpackUpdates } from "./updates-shape.js";
 export { DICTIONARY_ID_BYTES, validateFrame, validateFrameReference } from "./validate.js";

@@ -16,7 +16,7 @@
  */
 import { create } from "@bufbuild/protobuf";
 import { DeltaframeError } from "../errors.js";
-import { type Updates, UpdatesSchema } from "../gen/deltaframe/v1/frames_pb.js";
+import { type Frame, type Updates, UpdatesSchema } from "../gen/deltaframe/v1/frames_pb.js";
 import { type Limits, resolveLimits } from "../limits.js";
 
 const KIND_FULL = 0;
@@ -290,4 +290,31 @@ export function unpackUpdates(updates: Updates, limits: Partial<Limits> | Readon
     sizes[i] = (w - begin) * 4 + KIND_PATCH;
   }
   return create(UpdatesSchema, { ...updates, sizes, bodies: out, shapes: [] });
+}
+
+/**
+ * Restores shaped patches of a decoded `Updates` frame in place, so that every
+ * layer above the codec sees only plain patches (kind 1). Called by
+ * `decodeFrame` and `decodeBatch` before `validateFrame`; other frames are
+ * left alone. Throws as {@link unpackUpdates}, and `DF_ERR_LIST_TOO_LONG`
+ * for more than `limits.maxListLength` shapes.
+ */
+export function expandShapedFrame(frame: Frame, limits: Readonly<Limits>): void {
+  const body = frame.body;
+  if (body.case !== "updates") return;
+  const u = body.value;
+  let shaped = u.shapes.length > 0;
+  for (let i = 0; i < u.sizes.length && !shaped; i++) shaped = (u.sizes[i]! & 3) === KIND_SHAPED;
+  if (!shaped) return;
+  if (u.shapes.length > limits.maxListLength) {
+    throw new DeltaframeError("DF_ERR_LIST_TOO_LONG", "cannot unpack updates: too many shapes", {
+      field: "deltaframe.v1.Updates.shapes",
+      length: u.shapes.length,
+      limit: limits.maxListLength,
+    });
+  }
+  if (u.keyIds.length !== u.sizes.length) {
+    invalid("sizes and key_ids differ in length", { keyIds: u.keyIds.length, sizes: u.sizes.length });
+  }
+  body.value = unpackUpdates(u, limits);
 }

@@ -1,8 +1,8 @@
 import { create, toBinary } from "@bufbuild/protobuf";
 import { fc, test } from "@fast-check/vitest";
 import { isDeltaframeError } from "deltaframe";
-import { packUpdates, unpackUpdates } from "deltaframe/codec";
-import { type Updates, UpdatesSchema } from "deltaframe/proto";
+import { decodeBatch, encodeBatch, packUpdates, unpackUpdates } from "deltaframe/codec";
+import { FrameSchema, type Updates, UpdatesSchema } from "deltaframe/proto";
 import { describe, expect } from "vitest";
 
 function varint(value: number): number[] {
@@ -78,6 +78,20 @@ describe("shaped patches", () => {
       expect(toBinary(UpdatesSchema, packed).length).toBeLessThanOrEqual(
         toBinary(UpdatesSchema, original).length,
       );
+    },
+  );
+
+  test.prop([fc.array(arbBody, { minLength: 1, maxLength: 40 })], { numRuns: 300 })(
+    "decodeBatch returns plain patches for a batch sent with shaped patches",
+    (items) => {
+      const original = updatesOf(items);
+      const sent = create(FrameSchema, { body: { case: "updates", value: packUpdates(original) } });
+      const [received] = decodeBatch(encodeBatch([sent]));
+      expect(received?.body.case).toBe("updates");
+      const u = received!.body.value as Updates;
+      expect(u.sizes).toEqual(original.sizes);
+      expect(u.bodies).toEqual(original.bodies);
+      expect(u.shapes).toEqual([]);
     },
   );
 
