@@ -18,7 +18,9 @@ const report = smoke ? "bench/results/smoke.json" : "bench/results/latest.json";
 
 function run(command: string, args: string[]): void {
   console.log(`\n$ ${command} ${args.join(" ")}`);
+  const t = Date.now();
   const r = spawnSync(command, args, { stdio: "inherit", env });
+  console.log(`(${((Date.now() - t) / 1000).toFixed(0)} s)`);
   if (r.status !== 0) {
     console.error(`failed (${r.status ?? r.signal}): ${command} ${args.join(" ")}`);
     process.exit(r.status ?? 1);
@@ -35,6 +37,6 @@ run("npx", [
   "scripts/bench-memory.ts",
   ...(smoke ? ["--sessions", "100", "--contexts", "10"] : []),
 ]);
-run("npx", ["tsx", "scripts/bench-e2e.ts", ...(smoke ? ["--updates", "200"] : [])]);
+run("npx", ["tsx", "scripts/bench-e2e.ts", "--updates", smoke ? "200" : "10000"]);
 run("npx", ["tsx", "scripts/perf-table.ts", "--report", report, ...(smoke ? ["--check"] : [])]);
 console.log(`\nbench ${smoke ? "smoke " : ""}run took ${((Date.now() - started) / 1000).toFixed(0)} s`);

@@ -7,9 +7,14 @@
  */
 // "deltaframe/hub" is not in the package exports yet: import the layer by path.
 
-import { ClientSession, ServerSession } from "deltaframe/session";
+import { create } from "@bufbuild/protobuf";
+import { encodeBatch } from "deltaframe/codec";
+import { encodeChange } from "deltaframe/delta";
+import { AckSchema, FrameSchema } from "deltaframe/proto";
+import { ClientSession, type PublishedChange, ServerSession } from "deltaframe/session";
 import { MarketSchema, OddsFeed } from "deltaframe/workload";
 import { Hub } from "../../src/hub/index.js";
+import { BENCH_SEED } from "./frames.js";
 
 /** The reference stream's name in the benches. */
 export const STREAM = "odds/bench";
@@ -92,4 +97,63 @@ export class SessionPair {
     this.server.handleTimeout(now);
     this.pump(now);
   }
+}
+
+/**
+ * Returns a connection synced to the 200-market reference stream (window
+ * 65,536 messages) and detached from its hub, and a generator of the
+ * stream's next changes (one tick each, bodies encoded beforehand, each a
+ * patch against the key's previous version) to publish to it directly.
+ */
+export function syncedSession(id: number) {
+  const { hub, feed } = referenceHub(BENCH_SEED);
+  const pair = new SessionPair(id, { hub, windowMessages: 65_536 });
+  pair.settle(100);
+  pair.detach(); // changes are published to the session directly below
+  const keys = [...feed.keys];
+  const versions = keys.map((k) => hub.state.get(k)!.version);
+  const bodies = Array.from({ length: 256 }, () => {
+    const t = feed.next();
+    return { index: keys.indexOf(t.key), body: encodeChange(MarketSchema, t.previous, t.market).body };
+  });
+  let offset = hub.offset;
+  let b = 0;
+  return {
+    pair,
+    /** Returns the next `count` changes, each a patch against the key's previous version. */
+    next(count: number): PublishedChange[] {
+      const items: PublishedChange[] = new Array(count);
+      for (let n = 0; n < count; n++) {
+        const { index, body } = bodies[b]!;
+        b = (b + 1) & 255;
+        offset++;
+        items[n] = { type: "change", key: keys[index]!, offset, kind: "patch", body, base: versions[index]! };
+        versions[index] = offset;
+      }
+      return items;
+    },
+  };
+}
+
+/** The server's cumulative sent counters (private fields, read to build a valid ack). */
+interface SentCounters {
+  sentMessages: number;
+  sentBytes: number;
+}
+
+/**
+ * Hands `server` one cumulative ack for everything it sent, as a client
+ * that consumed it all would (acks are coalesced: one per call).
+ */
+export function ackAll(server: ServerSession, now: number): void {
+  const sent = server as unknown as SentCounters;
+  const ack = encodeBatch([
+    create(FrameSchema, {
+      body: {
+        case: "ack",
+        value: create(AckSchema, { messages: BigInt(sent.sentMessages), bytes: BigInt(sent.sentBytes) }),
+      },
+    }),
+  ]);
+  server.handleMessage(ack, now);
 }
