@@ -3,7 +3,7 @@
  * session's KeyedSource adapter, a delta Replica on the client, batched per
  * 100 ms of feed time.
  */
-import { create, equals, toBinary } from "@bufbuild/protobuf";
+import { equals, toBinary } from "@bufbuild/protobuf";
 import { KeyedState, Replica } from "deltaframe/delta";
 import { Capability } from "deltaframe/proto";
 import { type ClientEvent, keyedSource, type PublishItem } from "deltaframe/session";
