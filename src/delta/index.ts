@@ -15,6 +15,7 @@ export {
   KeyedState,
   type KeyedStateOptions,
 } from "./keyed-state.js";
+export { formatPatchOperation } from "./patch-format.js";
 export type { MapKey, PatchAction, PatchOperation, PatchStep, PatchValue } from "./patch-op.js";
 export { decodePatch } from "./patch-read.js";
 export { type DiffOptions, diff } from "./patch-write.js";

@@ -70,6 +70,10 @@ interface WriteContext {
 
 const EMPTY = new Uint8Array(0);
 
+// One writer for every diff: diff is synchronous and calls no user code, and
+// `finish()` leaves the writer empty, so reuse saves a buffer per call.
+const sharedWriter = new BinaryWriter();
+
 /**
  * Returns the patch that turns `base` into `target` (both messages of
  * `schema`): the operation bytes of proto/deltaframe/v1/patch.proto, as
@@ -88,7 +92,7 @@ export function diff<Desc extends DescMessage>(
   options?: Partial<DiffOptions>,
 ): Uint8Array {
   const ctx: WriteContext = {
-    w: new BinaryWriter(),
+    w: sharedWriter,
     options: options === undefined ? DEFAULT_DIFF_OPTIONS : { ...DEFAULT_DIFF_OPTIONS, ...options },
   };
   const ops = diffMessage(reflect(schema, base, false), reflect(schema, target, false), ctx);

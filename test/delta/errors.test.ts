@@ -1,6 +1,6 @@
 import { create, toBinary } from "@bufbuild/protobuf";
 import { BinaryWriter } from "@bufbuild/protobuf/wire";
-import { type ErrorCode, isDeltaframeError } from "deltaframe";
+import { DeltaframeError, type ErrorCode, isDeltaframeError } from "deltaframe";
 import { apply, decodePatch, diff, hash, KeyedState, Replica } from "deltaframe/delta";
 import { PatchOp } from "deltaframe/proto";
 import { describe, expect, it } from "vitest";
@@ -38,6 +38,7 @@ function caught(fn: () => unknown): unknown {
 
 function expectError(error: unknown, code: ErrorCode): void {
   expect(isDeltaframeError(error, code), `expected ${code}, got ${String(error)}`).toBe(true);
+  expect(error).toBeInstanceOf(DeltaframeError);
   const e = error as { name: string; code: string; closeCode: number };
   expect(e.name).toBe("DeltaframeError");
   expect(e.code).toBe(code);

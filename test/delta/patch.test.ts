@@ -1,5 +1,5 @@
 import { clone, create, equals, fromBinary, type MessageInitShape, toBinary } from "@bufbuild/protobuf";
-import { apply, decodePatch, diff, encodeChange, hash } from "deltaframe/delta";
+import { apply, decodePatch, diff, encodeChange, formatPatchOperation, hash } from "deltaframe/delta";
 import { PatchOp } from "deltaframe/proto";
 import { describe, expect, it } from "vitest";
 import {
@@ -402,5 +402,33 @@ describe("map keys are data", () => {
     const r = apply(KitchenSchema, a, diff(KitchenSchema, a, b));
     expect(Object.hasOwn(r.wkStruct!, "__proto__")).toBe(true);
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  });
+});
+
+describe("formatPatchOperation", () => {
+  it("renders paths and actions with names and wire numbers", () => {
+    const a = create(KitchenSchema, {
+      listInner: [{ n: -5, s: "x" }],
+      mapStringInner: { k: { s: "long enough to prefer MAP_DESCEND" } },
+      mapStringInt: { gone: 1n, keep: 5n, keep2: 6n },
+      fBytes: new Uint8Array([1]),
+    });
+    const b = create(KitchenSchema, {
+      listInner: [{ n: -7, s: "x" }],
+      mapStringInner: { k: { s: "long enough to prefer MAP_DESCEND", n: 1 } },
+      mapStringInt: { keep: 5n, keep2: 6n, new: 2n },
+      fBytes: new Uint8Array([2, 3]),
+      optString: "o",
+    });
+    const lines = decodePatch(KitchenSchema, diff(KitchenSchema, a, b)).map(formatPatchOperation);
+    expect(lines).toEqual([
+      "f_bytes(15) SET 0x0203",
+      'opt_string(18) SET "o"',
+      "list_inner(25)[0] > n(1) ADD -2",
+      // Encoded-key order: the length prefix first, so "new" sorts before "gone".
+      'map_string_int(28) MAP_PUT "new" = 2n',
+      'map_string_int(28) MAP_REMOVE "gone"',
+      'map_string_inner(32){"k"} > n(1) SET 1',
+    ]);
   });
 });
