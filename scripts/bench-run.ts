@@ -9,8 +9,11 @@
  *   --smoke  every case once, small inputs, nothing timed, the document
  *            left alone (for CI: checks that the benches still run)
  */
-import { spawnSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { cpus } from "node:os";
 import { ensureProtobufjs } from "../bench/support/protobufjs.js";
+import type { BenchMeta } from "../bench/support/results.js";
 
 const smoke = process.argv.includes("--smoke");
 const env = { ...process.env, ...(smoke ? { BENCH_SMOKE: "1" } : {}) };
@@ -29,6 +32,26 @@ function run(command: string, args: string[]): void {
 
 const started = Date.now();
 ensureProtobufjs();
+if (!smoke) {
+  // What the results were measured on, for the document's header.
+  let commit = "unknown";
+  try {
+    commit = execFileSync("git", ["rev-parse", "--short", "HEAD"], { encoding: "utf8" }).trim();
+    if (execFileSync("git", ["status", "--porcelain", "src"], { encoding: "utf8" }).trim() !== "") {
+      commit += " (with uncommitted changes in src/)";
+    }
+  } catch {
+    // not a git checkout
+  }
+  mkdirSync("bench/results", { recursive: true });
+  const meta: BenchMeta = {
+    time: new Date().toISOString(),
+    commit,
+    node: process.version,
+    cpu: `${cpus()[0]?.model ?? "unknown CPU"} × ${cpus().length}`,
+  };
+  writeFileSync("bench/results/meta.json", `${JSON.stringify(meta, null, 2)}\n`);
+}
 run("npx", ["vitest", "bench", "--run", "--outputJson", report]);
 run("npx", ["tsx", "scripts/bench-sizes.ts", "--seconds", smoke ? "2" : "60"]);
 run("npx", [

@@ -9,11 +9,10 @@
  * Usage: tsx scripts/perf-table.ts [--report bench/results/latest.json] [--check]
  *   --check  print the region instead of writing the document
  */
-import { execFileSync } from "node:child_process";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
-import { cpus } from "node:os";
 import { GROUPS, type GroupInfo } from "../bench/support/groups.js";
 import type {
+  BenchMeta,
   E2eResult,
   MemoryResult,
   SizesResult,
@@ -173,7 +172,7 @@ function targets(): { what: string; target: string; v: Verdict }[] {
       v: atLeast(
         r,
         15,
-        `better (${fmtInt(e2e.deltaframe.cpuNanosPerDelivered)} vs ${fmtInt(e2e.baseline.cpuNanosPerDelivered)} ns)`,
+        `(whole stack ${fmtInt(e2e.deltaframe.cpuNanosPerDelivered)} ns vs JSON ${fmtInt(e2e.baseline.cpuNanosPerDelivered)} ns per delivered update, ${e2e.clients} clients)`,
       ),
     });
   }
@@ -349,14 +348,11 @@ function e2eTable(): string[] {
 }
 
 function environment(): string {
-  let commit = "unknown";
-  try {
-    commit = execFileSync("git", ["rev-parse", "--short", "HEAD"], { encoding: "utf8" }).trim();
-  } catch {
-    // not a git checkout
+  const meta = readJson<BenchMeta>("bench/results/meta.json");
+  if (meta === undefined) {
+    return "Measured on an unrecorded machine (no bench/results/meta.json): run `npm run bench`.";
   }
-  const cpu = cpus();
-  return `Measured ${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC at commit ${commit}, Node ${process.version}, ${cpu[0]?.model ?? "unknown CPU"} × ${cpu.length}, with \`npm run bench\`. Timings move between runs (see ± rme, and the machine may be shared); compare the ratios, which come from one run and use median times (robust to pauses of a shared machine).`;
+  return `Measured ${meta.time.slice(0, 16).replace("T", " ")} UTC at commit ${meta.commit}, Node ${meta.node}, ${meta.cpu}, with \`npm run bench\`. Timings move between runs (see ± rme; the machine may be shared); compare the ratios, which come from one run and use median times (robust to pauses of a shared machine).`;
 }
 
 function region(): string {
@@ -397,13 +393,13 @@ if (check) {
 } else {
   const doc = existsSync(DOC)
     ? readFileSync(DOC, "utf8")
-    : "# Performance\n\nHow fast deltaframe is, measured against baselines in the same run (DESIGN §7).\n\n";
+    : "# Performance\n\nHow fast deltaframe is, measured against baselines in the same run (DESIGN §7).\n\n## Benchmarks\n\n";
   const start = doc.indexOf(BEGIN);
   const end = doc.indexOf(END);
   const next =
     start >= 0 && end > start
       ? doc.slice(0, start) + generated + doc.slice(end + END.length)
-      : `${doc.trimEnd()}\n\n## Benchmarks\n\n${generated}\n`;
+      : `${doc.trimEnd()}\n\n${generated}\n`;
   writeFileSync(DOC, next);
   console.log(`wrote ${DOC} (${cases.size} bench cases)`);
 }

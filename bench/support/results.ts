@@ -82,3 +82,13 @@ export interface E2eResult {
   /** Honest note on what the deltaframe side uses (session/adapters or the codec directly). */
   note: string;
 }
+
+/** bench/results/meta.json, written by scripts/bench-run.ts before a full run. */
+export interface BenchMeta {
+  /** Start of the run, ISO 8601. */
+  time: string;
+  /** Short commit hash, noting uncommitted changes in src/. */
+  commit: string;
+  node: string;
+  cpu: string;
+}
