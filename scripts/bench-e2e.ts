@@ -30,7 +30,7 @@ import { MarketSchema, OddsFeed, type OddsTick, SelectionSchema } from "deltafra
 import { WebSocket, WebSocketServer } from "ws";
 import { BATCH_MS } from "../bench/support/batches.js";
 import { BENCH_SEED } from "../bench/support/frames.js";
-import { type E2eResult, type E2eSide, RESULTS_DIR } from "../bench/support/results.js";
+import { type E2eResult, type E2eSide, RESULTS_DIR, resultPath } from "../bench/support/results.js";
 
 function arg(name: string, fallback: number): number {
   const i = process.argv.indexOf(name);
@@ -308,7 +308,7 @@ async function main(): Promise<void> {
     note: `Server CPU is \`process.cpuUsage()\` of the server process from the first send until every client has received everything; clients run in another process. Each side's cheaper of two rounds is kept. The deltaframe (hub + sessions) side publishes ${fmt(updateCount)} other ticks of the same feed (a hub's state moves on); its clients are ClientSessions that consume and ack (window 65,536 messages); "delivered" counts updates the clients received (${fmt(full!.delivered)} of ${fmt(updateCount * clientCount)}; the rest were conflated under the credit window and announced as skipped).`,
   };
   mkdirSync(RESULTS_DIR, { recursive: true });
-  writeFileSync(`${RESULTS_DIR}/e2e.json`, `${JSON.stringify(result, null, 2)}\n`);
+  writeFileSync(resultPath("e2e"), `${JSON.stringify(result, null, 2)}\n`);
   for (const s of [result.baseline, ...result.others, result.deltaframe]) {
     if (s === undefined) continue;
     console.log(

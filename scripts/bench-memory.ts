@@ -13,7 +13,7 @@ import { frameBatch } from "deltaframe/codec";
 import { referenceBatches } from "../bench/support/batches.js";
 import { ContextDeflater } from "../bench/support/context-deflate.js";
 import { BENCH_SEED } from "../bench/support/frames.js";
-import { type MemoryResult, RESULTS_DIR } from "../bench/support/results.js";
+import { type MemoryResult, RESULTS_DIR, resultPath } from "../bench/support/results.js";
 import { measureSessions } from "./bench-memory-session.js";
 
 function arg(name: string, fallback: number): number {
@@ -79,5 +79,5 @@ const result: MemoryResult = {
   deflateContextBytes,
 };
 mkdirSync(RESULTS_DIR, { recursive: true });
-writeFileSync(`${RESULTS_DIR}/memory.json`, `${JSON.stringify(result, null, 2)}\n`);
+writeFileSync(resultPath("memory"), `${JSON.stringify(result, null, 2)}\n`);
 console.log(JSON.stringify(result, null, 2));

@@ -13,11 +13,12 @@ import { execFileSync, spawnSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { ensureProtobufjs } from "../bench/support/protobufjs.js";
-import type { BenchMeta } from "../bench/support/results.js";
+import { type BenchMeta, resultPath } from "../bench/support/results.js";
 
 const smoke = process.argv.includes("--smoke");
-const env = { ...process.env, ...(smoke ? { BENCH_SMOKE: "1" } : {}) };
-const report = smoke ? "bench/results/smoke.json" : "bench/results/latest.json";
+if (smoke) process.env.BENCH_SMOKE = "1";
+const env = process.env;
+const report = resultPath("latest");
 
 function run(command: string, args: string[]): void {
   console.log(`\n$ ${command} ${args.join(" ")}`);
@@ -58,7 +59,9 @@ run("npx", [
   "tsx",
   "--expose-gc",
   "scripts/bench-memory.ts",
-  ...(smoke ? ["--sessions", "100", "--contexts", "10"] : []),
+  ...(smoke
+    ? ["--sessions", "100", "--subscribed", "5", "--slow", "3", "--slow-ticks", "200", "--contexts", "10"]
+    : []),
 ]);
 run("npx", ["tsx", "scripts/bench-e2e.ts", "--updates", smoke ? "200" : "10000"]);
 run("npx", ["tsx", "scripts/perf-table.ts", "--report", report, ...(smoke ? ["--check"] : [])]);

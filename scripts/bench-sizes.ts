@@ -12,7 +12,7 @@ import { createFflateDeflater, createZlibDeflater, frameBatch, trainDictionary }
 import { referenceBatches } from "../bench/support/batches.js";
 import { ContextDeflater } from "../bench/support/context-deflate.js";
 import { BENCH_SEED } from "../bench/support/frames.js";
-import { RESULTS_DIR, type SizesResult } from "../bench/support/results.js";
+import { RESULTS_DIR, resultPath, type SizesResult } from "../bench/support/results.js";
 
 const i = process.argv.indexOf("--seconds");
 const seconds = i >= 0 ? Number(process.argv[i + 1]) : 60;
@@ -89,5 +89,5 @@ const result: SizesResult = {
   reference: "deltaframe, context takeover",
 };
 mkdirSync(RESULTS_DIR, { recursive: true });
-writeFileSync(`${RESULTS_DIR}/sizes.json`, `${JSON.stringify(result, null, 2)}\n`);
+writeFileSync(resultPath("sizes"), `${JSON.stringify(result, null, 2)}\n`);
 for (const r of rows) console.log(`${r.name.padEnd(45)} ${r.bytesPerTick.toFixed(2).padStart(8)} B/tick`);

@@ -11,13 +11,14 @@
  */
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { GROUPS, type GroupInfo } from "../bench/support/groups.js";
-import type {
-  BenchMeta,
-  E2eResult,
-  MemoryResult,
-  SizesResult,
-  VitestBenchCase,
-  VitestBenchReport,
+import {
+  type BenchMeta,
+  type E2eResult,
+  type MemoryResult,
+  resultPath,
+  type SizesResult,
+  type VitestBenchCase,
+  type VitestBenchReport,
 } from "../bench/support/results.js";
 
 const BEGIN = "<!-- bench:begin -->";
@@ -26,7 +27,7 @@ const DOC = "docs/performance.md";
 const ANALYSIS = "bench/analysis.md";
 
 const args = process.argv.slice(2);
-const reportPath = argValue("--report") ?? "bench/results/latest.json";
+const reportPath = argValue("--report") ?? resultPath("latest");
 const check = args.includes("--check");
 
 function argValue(name: string): string | undefined {
@@ -39,9 +40,9 @@ function readJson<T>(path: string): T | undefined {
 }
 
 const report = readJson<VitestBenchReport>(reportPath);
-const memory = readJson<MemoryResult>("bench/results/memory.json");
-const sizes = readJson<SizesResult>("bench/results/sizes.json");
-const e2e = readJson<E2eResult>("bench/results/e2e.json");
+const memory = readJson<MemoryResult>(resultPath("memory"));
+const sizes = readJson<SizesResult>(resultPath("sizes"));
+const e2e = readJson<E2eResult>(resultPath("e2e"));
 
 /** Every case of the report by full name, with its group name. */
 const cases = new Map<string, VitestBenchCase & { group: string }>();

@@ -9,6 +9,15 @@
 /** Where the result files live, relative to the repository root. */
 export const RESULTS_DIR = "bench/results";
 
+/**
+ * Returns the path of result file `name` (e.g. "memory"): bench/results/memory.json,
+ * or bench/results/smoke-memory.json when `BENCH_SMOKE=1`, so that a smoke run
+ * never overwrites the results of a full one.
+ */
+export function resultPath(name: string): string {
+  return `${RESULTS_DIR}/${process.env.BENCH_SMOKE === "1" ? "smoke-" : ""}${name}.json`;
+}
+
 /** One case of the `vitest bench --outputJson` report (times in milliseconds). */
 export interface VitestBenchCase {
   name: string;
