@@ -10,8 +10,8 @@
  *   (implicit-presence scalars and enums that are not zero, explicit-presence
  *   fields that are present, the selected oneof member, non-empty lists and
  *   maps); packed encoding for lists of the field is packed, one record per
- *   element otherwise; enums as int32 varints; message values always
- *   length-delimited (never groups); each map entry as a length-delimited
+ *   element otherwise; enums as int32 varints; message values
+ *   length-delimited (groups for delimited-encoded fields); each map entry as a length-delimited
  *   record holding the key (field 1) and then the value (field 2), both always
  *   written, entries sorted by the bytes of the encoded key (without tag) in
  *   lexicographic order; unknown fields left out; doubles and floats with -0

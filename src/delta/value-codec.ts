@@ -344,8 +344,7 @@ export function writeFieldRecords(
       w.tag(field.number, WireType.Varint).int32(rm.get(field) as number);
       return;
     case "message":
-      w.tag(field.number, WireType.LengthDelimited);
-      writeMessageValue(w, rm.get(field) as ReflectMessage, mode);
+      writeMessageRecord(w, field, rm.get(field) as ReflectMessage, mode);
       return;
     case "list":
       writeListRecords(w, field, rm.get(field) as ReflectList, mode);
@@ -354,6 +353,18 @@ export function writeFieldRecords(
       writeMapRecords(w, field, rm.get(field) as ReflectMap, mode);
       return;
   }
+}
+
+/** Writes one message record of a field: a group for delimited-encoded fields, else length-delimited. */
+function writeMessageRecord(w: BinaryWriter, field: DescField, rm: ReflectMessage, mode: EncodeMode): void {
+  if ("delimitedEncoding" in field && field.delimitedEncoding) {
+    w.tag(field.number, WireType.StartGroup);
+    writeMessageFields(w, rm, mode);
+    w.tag(field.number, WireType.EndGroup);
+    return;
+  }
+  w.tag(field.number, WireType.LengthDelimited);
+  writeMessageValue(w, rm, mode);
 }
 
 /** Writes a list as records of its field: packed when the field is packed. */
@@ -366,10 +377,7 @@ export function writeListRecords(
   if (list.size === 0) return;
   switch (field.listKind) {
     case "message":
-      for (const item of list) {
-        w.tag(field.number, WireType.LengthDelimited);
-        writeMessageValue(w, item as ReflectMessage, mode);
-      }
+      for (const item of list) writeMessageRecord(w, field, item as ReflectMessage, mode);
       return;
     case "enum":
       if (field.packed) {
