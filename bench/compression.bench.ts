@@ -14,15 +14,16 @@ import {
   unframeBatch,
 } from "deltaframe/codec";
 import { bench, describe } from "vitest";
-import { referenceBatches } from "./support/batches.js";
+import { sessionBatches } from "./support/batches.js";
 import { ContextDeflater, ContextInflater } from "./support/context-deflate.js";
 import { BENCH_SEED } from "./support/frames.js";
 import { FANOUT_SUBSCRIBERS } from "./support/groups.js";
 import { opts, sink } from "./support/options.js";
 
-const { batches } = referenceBatches(BENCH_SEED, 30);
+// What a server session sends for 30 s of the reference workload, one message per 100 ms.
+const { batches } = sessionBatches(BENCH_SEED, 30);
 // The dictionary is trained on another seed's traffic, as a deployment would ship one.
-const dictionary = trainDictionary(referenceBatches(BENCH_SEED + 1, 30).batches, 8192);
+const dictionary = trainDictionary(sessionBatches(BENCH_SEED + 1, 30).batches, 8192);
 const zlib = createZlibDeflater();
 const fflate = createFflateDeflater();
 const N = batches.length;

@@ -10,7 +10,7 @@
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { frameBatch } from "deltaframe/codec";
-import { referenceBatches } from "../bench/support/batches.js";
+import { sessionBatches } from "../bench/support/batches.js";
 import { ContextDeflater } from "../bench/support/context-deflate.js";
 import { BENCH_SEED } from "../bench/support/frames.js";
 import { type MemoryResult, RESULTS_DIR, resultPath } from "../bench/support/results.js";
@@ -46,7 +46,7 @@ export function settle(): NodeJS.MemoryUsage {
 }
 
 async function deflateContexts(): Promise<MemoryResult["deflateContextBytes"]> {
-  const message = frameBatch(referenceBatches(BENCH_SEED, 1).batches[0]!);
+  const message = frameBatch(sessionBatches(BENCH_SEED, 1).batches[0]!);
   const before = settle();
   const contexts: ContextDeflater[] = [];
   for (let i = 0; i < contextCount; i++) {

@@ -1,6 +1,6 @@
 /**
- * Compressed bytes per tick on the reference workload (deterministic): the
- * same 100 ms batches plain, raw-deflated per message with and without a
+ * Compressed bytes per tick on the reference workload (deterministic): what a
+ * server session sends per 100 ms (hub and session driven in memory) plain, raw-deflated per message with and without a
  * dictionary, and through one per-connection deflate context (context
  * takeover, the reference), plus the JSON an unoptimised server sends. Writes
  * bench/results/sizes.json for scripts/perf-table.ts.
@@ -9,7 +9,7 @@
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { createFflateDeflater, createZlibDeflater, frameBatch, trainDictionary } from "deltaframe/codec";
-import { referenceBatches } from "../bench/support/batches.js";
+import { sessionBatches } from "../bench/support/batches.js";
 import { ContextDeflater } from "../bench/support/context-deflate.js";
 import { BENCH_SEED } from "../bench/support/frames.js";
 import { RESULTS_DIR, resultPath, type SizesResult } from "../bench/support/results.js";
@@ -17,8 +17,8 @@ import { RESULTS_DIR, resultPath, type SizesResult } from "../bench/support/resu
 const i = process.argv.indexOf("--seconds");
 const seconds = i >= 0 ? Number(process.argv[i + 1]) : 60;
 
-const stream = referenceBatches(BENCH_SEED, seconds);
-const dictionary = trainDictionary(referenceBatches(BENCH_SEED + 1, 30).batches, 8192);
+const stream = sessionBatches(BENCH_SEED, seconds);
+const dictionary = trainDictionary(sessionBatches(BENCH_SEED + 1, 30).batches, 8192);
 const { batches, ticks } = stream;
 
 function total(messages: Iterable<Uint8Array>): number {

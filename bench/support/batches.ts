@@ -1,10 +1,11 @@
 /**
- * Seeded 100 ms batches of the reference workload (DESIGN §6), built with the
- * delta layer and the frame codec as a sending session would: per batch one
- * `Updates` frame (one patch per tick, consecutive offsets) followed by an
- * `Event` frame for each status change. The session layer's own batching may
- * lay frames out differently; these batches are inputs for compression and
- * fan-out, where only their size and content statistics matter.
+ * Seeded 100 ms batches of the reference workload (DESIGN §6):
+ *
+ * - {@link sessionBatches}: what a real server session sends, the hub and
+ *   session layers driven in memory, one transport message per 100 ms;
+ * - {@link referenceBatches}: built with the delta layer and the frame codec
+ *   alone (one `Updates` frame with one plain patch per tick, then the
+ *   events), with the columns kept, so that a bench can re-frame them.
  *
  * @module
  */
@@ -12,7 +13,14 @@ import { create, toBinary, toJson } from "@bufbuild/protobuf";
 import { encodeBatchFromEncodedFrames, encodeFrame } from "deltaframe/codec";
 import { encodeChange } from "deltaframe/delta";
 import { EventSchema, FrameSchema, UpdatesSchema } from "deltaframe/proto";
-import { MarketSchema, MarketStatusChangedSchema, OddsFeed, SelectionSchema } from "deltaframe/workload";
+import {
+  MarketSchema,
+  MarketStatusChangedSchema,
+  OddsFeed,
+  type OddsTick,
+  SelectionSchema,
+} from "deltaframe/workload";
+import { referenceHub, SessionPair } from "./session-pair.js";
 
 /** Batching interval of the reference figures, in milliseconds (DESIGN §7). */
 export const BATCH_MS = 100;
@@ -111,14 +119,69 @@ export function referenceBatches(seed: number, seconds: number): BatchStream {
     }
     pending.push(tick);
     ticks++;
-    json.push(
-      JSON.stringify({
-        market: tick.market.id,
-        timeMs: Number(tick.market.lastChangeMs),
-        selections: tick.changedSelections.map((s) => toJson(SelectionSchema, s)),
-      }),
-    );
+    json.push(tickJson(tick));
   }
   flush();
   return { batches, ticks, json, updates: columns, events: eventFrames };
+}
+
+/** The JSON an unoptimised server sends for one tick: the market id, time and changed selections. */
+export function tickJson(tick: OddsTick): string {
+  return JSON.stringify({
+    market: tick.market.id,
+    timeMs: Number(tick.market.lastChangeMs),
+    selections: tick.changedSelections.map((s) => toJson(SelectionSchema, s)),
+  });
+}
+
+/** What a server session sent for a span of the feed. */
+export interface SessionStream {
+  /** `Batch` bytes of each transport message after the snapshot (all are sent plain). */
+  batches: Uint8Array[];
+  /** Ticks carried. */
+  ticks: number;
+  /** Per tick, the JSON an unoptimised server would send. */
+  json: string[];
+}
+
+/**
+ * Returns the transport messages a ServerSession sends to one synced client
+ * for the first `seconds` of feed time after the snapshot: every tick goes
+ * through a Hub, the hub is flushed every 100 ms of feed time, and the
+ * client consumes and acks (window 65,536 messages, so nothing is
+ * conflated).
+ */
+export function sessionBatches(seed: number, seconds: number): SessionStream {
+  const { hub, feed } = referenceHub(seed);
+  const pair = new SessionPair(seed, { hub, windowMessages: 65_536 });
+  pair.settle(100);
+  const batches: Uint8Array[] = [];
+  pair.onServerMessage = (m) => {
+    if (m[0] !== 0) throw new Error("session sent a compressed message");
+    batches.push(m.subarray(1));
+  };
+  const json: string[] = [];
+  const start = feed.timeMs;
+  const endMs = start + seconds * 1000;
+  let windowEnd = start + BATCH_MS;
+  let ticks = 0;
+  const flush = (): void => {
+    const now = 100 + (windowEnd - start);
+    hub.flush(now);
+    pair.settle(now);
+  };
+  for (;;) {
+    const tick = feed.next();
+    if (tick.timeMs > endMs) break;
+    while (tick.timeMs > windowEnd) {
+      flush();
+      windowEnd += BATCH_MS;
+    }
+    hub.set(tick.key, tick.market);
+    if (tick.event !== undefined) hub.event(toBinary(MarketStatusChangedSchema, tick.event));
+    ticks++;
+    json.push(tickJson(tick));
+  }
+  flush();
+  return { batches, ticks, json };
 }

@@ -60,7 +60,8 @@ export const GROUPS: Record<string, GroupInfo> = {
   },
   "deflate-batch": {
     section: "Compression",
-    title: "compress one 100 ms batch of the reference workload (one transport message)",
+    title:
+      "compress one transport message a server session sends per 100 ms of the reference workload (~290 B)",
     baseline: "deflate-batch/context-takeover",
   },
   "inflate-batch": {

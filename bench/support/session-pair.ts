@@ -47,6 +47,8 @@ export class SessionPair {
   readonly client: ClientSession;
   /** Transport messages the server sent. */
   serverMessages = 0;
+  /** Sees every transport message the server sends, when set. */
+  onServerMessage: ((message: Uint8Array) => void) | undefined;
   /** Detaches the server session from the hub (a no-op without a hub). */
   readonly detach: () => void;
 
@@ -83,6 +85,7 @@ export class SessionPair {
       }
       for (let m = this.server.pollTransmit(); m !== undefined; m = this.server.pollTransmit()) {
         this.serverMessages++;
+        this.onServerMessage?.(m);
         this.client.handleMessage(m, now);
         moved = true;
       }
