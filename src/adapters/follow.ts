@@ -160,6 +160,9 @@ export class Follower<Desc extends DescMessage> {
   private timer: ReturnType<typeof setTimeout> | undefined;
   private stopped = false;
   private lastEventOffset = 0n;
+  /** What the current connection resumed from, and whether its subscription was answered. */
+  private resumedFrom: ResumeState | undefined;
+  private answered = false;
   /** Resolves waiters of {@link whenWelcomed}. */
   private welcomed: Array<() => void> = [];
 
@@ -229,6 +232,8 @@ export class Follower<Desc extends DescMessage> {
     if (this.stopped) return;
     const session = new ClientSession({ ...this.opts.session, resume });
     this._session = session;
+    this.resumedFrom = resume;
+    this.answered = false;
     this.metrics.connects++;
     const resumesStream = resume?.subscriptions.some((s) => s.stream === this.opts.stream) ?? false;
     this._transport = this.opts.connect(session, {
@@ -240,6 +245,24 @@ export class Follower<Desc extends DescMessage> {
     });
   }
 
+  /**
+   * A connection that dropped before its subscription was answered has not
+   * moved the replica: resume from the position the connection itself
+   * resumed from, not from nothing (which would become a fresh snapshot and
+   * skip the events in between).
+   */
+  private carryPosition(state: ResumeState): ResumeState {
+    if (this.answered || this.resumedFrom === undefined) return state;
+    const previous = this.resumedFrom.subscriptions.find((s) => s.stream === this.opts.stream);
+    if (previous === undefined) return state;
+    return {
+      token: state.token,
+      subscriptions: state.subscriptions.map((s) =>
+        s.stream === this.opts.stream && s.epoch === 0n ? previous : s,
+      ),
+    };
+  }
+
   private handle(session: ClientSession, event: ClientEvent | TransportClosedEvent): void {
     if (session !== this._session) return;
     const now = this.opts.clock();
@@ -248,6 +271,9 @@ export class Follower<Desc extends DescMessage> {
         this.policy.reset();
         if (event.resumed) this.metrics.resumes++;
         for (const w of this.welcomed.splice(0)) w();
+        break;
+      case "subscribed":
+        if (event.stream === this.opts.stream) this.answered = true;
         break;
       case "event":
         this.metrics.events++;
@@ -288,7 +314,7 @@ export class Follower<Desc extends DescMessage> {
       this.stopped = true;
       return;
     }
-    const state = session.resumeState();
+    const state = this.carryPosition(session.resumeState());
     const resume: ResumeState = decision.resume
       ? state
       : { token: undefined, subscriptions: state.subscriptions };
