@@ -5,7 +5,7 @@
  * connection (permessage-deflate with context takeover). Writes
  * bench/results/memory.json for scripts/perf-table.ts.
  *
- * Usage: tsx --expose-gc scripts/bench-memory.ts [--sessions 10000] [--subscribed 500] [--slow 100]
+ * Usage: tsx --expose-gc scripts/bench-memory.ts [--sessions 10000] [--subscribed 300] [--slow 40]
  *   [--slow-ticks 10000] [--contexts 500]
  */
 import { mkdirSync, writeFileSync } from "node:fs";
@@ -22,8 +22,8 @@ function arg(name: string, fallback: number): number {
 }
 
 const sessions = arg("--sessions", 10_000);
-const subscribedCount = arg("--subscribed", 500);
-const slowCount = arg("--slow", 100);
+const subscribedCount = arg("--subscribed", 300);
+const slowCount = arg("--slow", 40);
 const slowTicks = arg("--slow-ticks", 10_000);
 const contextCount = arg("--contexts", 500);
 
