@@ -1,7 +1,7 @@
 /**
  * Canonical 64-bit hashes of messages and of whole keyed states, as carried
  * in `Updates.hashes` and `SnapshotEnd.hash` (CAPABILITY_HASH,
- * docs/protocol.md §6.3).
+ * docs/protocol.md §6.4).
  *
  * Definition, precise enough for another implementation:
  *

@@ -6,7 +6,7 @@ import { InnerSchema, KitchenSchema } from "../../src/gen/deltaframe/testing/v1/
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
 
-// Test vectors of the canonical hash (docs/protocol.md §6.3), for other implementations.
+// Test vectors of the canonical hash (docs/protocol.md §6.4), for other implementations.
 describe("canonical hash test vectors", () => {
   it("empty message: the FNV-1a 64 offset basis", () => {
     expect(hex(encodeCanonical(KitchenSchema, create(KitchenSchema)))).toBe("");

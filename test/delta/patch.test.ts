@@ -141,6 +141,14 @@ describe("diff and apply: every field kind", () => {
     for (const [x, y, expected] of cases) {
       expect(hex(roundTrip(create(KitchenSchema, x), create(KitchenSchema, y)))).toBe(expected);
     }
+    // preferAdd: ties go to ADD.
+    expect(
+      hex(
+        diff(KitchenSchema, create(KitchenSchema, { fSint32: 1 }), create(KitchenSchema, { fSint32: 2 }), {
+          preferAdd: true,
+        }),
+      ),
+    ).toBe(`${h(5, PatchOp.ADD)}02`);
     // ADD disabled: SET.
     const a = create(KitchenSchema, { fInt32: 5 });
     const b = create(KitchenSchema, { fInt32: -1 });

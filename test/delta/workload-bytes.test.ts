@@ -1,5 +1,5 @@
 import { toBinary } from "@bufbuild/protobuf";
-import { encodeChange } from "deltaframe/delta";
+import { decodePatch, diff, encodeChange } from "deltaframe/delta";
 import { OddsFeed } from "deltaframe/workload";
 import { describe, expect, it } from "vitest";
 import { MarketSchema } from "../../src/gen/deltaframe/odds/v1/odds_pb.js";
@@ -30,5 +30,31 @@ describe("patch bytes on the odds feed", () => {
     expect(
       bySelections.slice(1).map((b, i) => Math.round((10 * b) / countBySelections[i + 1]!) / 10),
     ).toEqual([6.9, 10.9, 14.9]);
+  });
+});
+
+describe("shapeable patches on the odds feed", () => {
+  it("with preferAdd, every tick without a status change is made of ADD and ELEMENT only", () => {
+    const shapeable = (p: Uint8Array) =>
+      decodePatch(MarketSchema, p).every(
+        (op) =>
+          op.action.kind === "add" && op.path.every((s) => s.kind === "element" || s.kind === "descend"),
+      );
+    const feed = new OddsFeed({ seed: 1 });
+    let byDefault = 0;
+    let withPreferAdd = 0;
+    let statusChanges = 0;
+    const ticks = 5_000;
+    for (let i = 0; i < ticks; i++) {
+      const tick = feed.next();
+      if (tick.event !== undefined) statusChanges++;
+      const a = diff(MarketSchema, tick.previous, tick.market);
+      const b = diff(MarketSchema, tick.previous, tick.market, { preferAdd: true });
+      expect(b.length).toBe(a.length);
+      if (shapeable(a)) byDefault++;
+      if (shapeable(b)) withPreferAdd++;
+    }
+    expect(withPreferAdd).toBe(ticks - statusChanges);
+    expect(byDefault).toBe(4_092); // 82 %: a price below 64 ticks moved by ±1 is a SET on a tie
   });
 });
