@@ -55,6 +55,6 @@ describe("shapeable patches on the odds feed", () => {
       if (shapeable(b)) withPreferAdd++;
     }
     expect(withPreferAdd).toBe(ticks - statusChanges);
-    expect(byDefault).toBe(4_092); // 82 %: a price below 64 ticks moved by ±1 is a SET on a tie
+    expect(byDefault).toBe(4_092); // 82 %: a price below 128 ticks is one byte as SET too, and ties go to SET
   });
 });
