@@ -380,6 +380,18 @@ export class ClientSession extends Endpoint<ClientState, ClientTrigger, ClientEv
     return { token: this.token, subscriptions };
   }
 
+  /**
+   * Returns where the live lane of `stream` stands: the last offset seen and
+   * the offsets announced as skipped beyond it (undefined before the lane
+   * starts or when not subscribed). When the server has sent everything,
+   * `offset + skipped` is the stream's latest offset.
+   */
+  position(stream: string): { offset: bigint; skipped: bigint } | undefined {
+    const sub = this.byStream.get(stream);
+    if (sub === undefined || !sub.laneStarted) return undefined;
+    return { offset: sub.expected - 1n, skipped: sub.budget };
+  }
+
   /** Credit counters: received, consumed, acknowledged, and the limits granted. */
   get credit(): {
     recvMessages: number;

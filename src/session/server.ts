@@ -786,6 +786,8 @@ export class ServerSession extends Endpoint<ServerState, ServerTrigger, ServerEv
       }
       const removed: string[] = [];
       for (const key of sub.held.keys()) if (source.get(key) === undefined) removed.push(key);
+      // The client drops these with the catch-up: it no longer holds them.
+      for (const key of removed) sub.held.delete(key);
       sub.sync = { mode, offset: latest, keys, index: 0, removed, begun: false };
     } else {
       sub.sync = { mode, offset: latest, keys: [...source.keys()], index: 0, removed: [], begun: false };

@@ -56,6 +56,22 @@ describe("resume", () => {
     expect(pair.replica.snapshot()).toEqual(src.snapshot());
   });
 
+  it("a key removed while away and created again is sent in full, not patched from the old version", () => {
+    const pair = started({ client: { windowMessages: 1 } });
+    const src = pair.source;
+    pair.drop();
+    pair.publish([src.remove("k3")]);
+    pair.reconnect();
+    pair.run();
+    expect(pair.clientOf("subscribed")[0]!.mode).toBe(SyncMode.CATCH_UP);
+    pair.stalled = true;
+    pair.publish([src.set("k0", "z"), src.set("k3", "again"), src.set("k3", "again2")]);
+    pair.stalled = false;
+    pair.run();
+    expect(pair.replica.problems).toEqual([]);
+    expect(pair.replica.snapshot()).toEqual(src.snapshot());
+  });
+
   it("replays only up to maxReplayEntries (at the limit), catches up one past it", () => {
     for (const [extra, mode] of [
       [4, SyncMode.REPLAY],
