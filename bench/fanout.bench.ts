@@ -62,6 +62,7 @@ describe("fanout", () => {
       server.publish(STREAM, session.next(TICKS_PER_BATCH), now);
       for (let m = server.pollTransmit(); m !== undefined; m = server.pollTransmit()) sink.value = m;
       ackAll(server, now);
+      if (server.isClosed) throw new Error("bench session closed");
     },
     opts(),
   );

@@ -23,7 +23,14 @@ const PER = WINDOW_MESSAGES_PER_ITERATION;
 
 const server = syncedSession(1);
 const pair = syncedSession(2);
-let now = 1000;
+// One clock per connection: a session that sees no input for its idle timeout closes itself.
+let serverNow = 1000;
+let pairNow = 1000;
+
+/** Fails the case when the session closed: a closed session publishes nothing, and its timing means nothing. */
+function checkOpen(s: { readonly isClosed: boolean }): void {
+  if (s.isClosed) throw new Error("bench session closed");
+}
 
 describe("window", () => {
   bench(
@@ -39,19 +46,22 @@ describe("window", () => {
     "window/server",
     () => {
       const s = server.pair.server;
-      now += 100;
-      s.publish(STREAM, server.next(PER), now);
+      serverNow += 100;
+      s.publish(STREAM, server.next(PER), serverNow);
       for (let m = s.pollTransmit(); m !== undefined; m = s.pollTransmit()) sink.value = m;
-      ackAll(s, now);
+      ackAll(s, serverNow);
+      checkOpen(s);
     },
     opts(),
   );
   bench(
     "window/pair",
     () => {
-      now += 100;
-      pair.pair.server.publish(STREAM, pair.next(PER), now);
-      pair.pair.settle(now);
+      pairNow += 100;
+      pair.pair.server.publish(STREAM, pair.next(PER), pairNow);
+      pair.pair.settle(pairNow);
+      checkOpen(pair.pair.server);
+      checkOpen(pair.pair.client);
     },
     opts(),
   );

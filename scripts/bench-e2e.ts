@@ -305,7 +305,7 @@ async function main(): Promise<void> {
     baseline: best.get(jsonPerSend)!,
     deltaframe: full!,
     others: [best.get(jsonShared)!, best.get(direct)!],
-    note: `Server CPU is \`process.cpuUsage()\` of the server process from the first send until every client has received everything; clients run in another process. Each side's cheaper of two rounds is kept. The deltaframe (hub + sessions) side publishes ${fmt(updateCount)} other ticks of the same feed (a hub's state moves on); its clients are ClientSessions that consume and ack (window 65,536 messages); "delivered" counts updates the clients received (${fmt(full!.delivered)} of ${fmt(updateCount * clientCount)}; the rest were conflated under the credit window and announced as skipped).`,
+    note: `Server CPU is \`process.cpuUsage()\` of the server process from the first send until every client has received everything; clients run in another process. Each side's cheaper of two rounds is kept. The deltaframe (hub + sessions) side publishes ${fmt(updateCount)} other ticks of the same feed (a hub's state moves on); its clients are ClientSessions that consume and ack (window 65,536 messages); "delivered" counts updates the clients received: ${fmt(full!.delivered)} of ${fmt(updateCount * clientCount)}${full!.delivered < updateCount * clientCount ? " (the rest were conflated under the credit window and announced as skipped)" : ""}.`,
   };
   mkdirSync(RESULTS_DIR, { recursive: true });
   writeFileSync(resultPath("e2e"), `${JSON.stringify(result, null, 2)}\n`);

@@ -261,7 +261,7 @@ function groupTable(name: string, info: GroupInfo): string[] {
   for (const c of members) {
     const ratio =
       base === undefined ? "—" : c.name === base.name ? "1× (baseline)" : fmtRatio(c.mean / base.mean);
-    const perCell = per > 1 ? ` ${fmtTime(c.mean / per)} |` : "";
+    const perCell = per > 1 ? ` ${fmtTime(c.median / per)} |` : "";
     out.push(
       `| ${c.name} | ${fmtInt(c.hz)} | ${fmtTime(c.mean)} | ${fmtTime(c.median)} |${perCell} ${ratio} | ${c.rme.toFixed(1)} % | ${fmtInt(c.sampleCount)} |`,
     );
