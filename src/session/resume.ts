@@ -131,12 +131,13 @@ export interface InMemoryRetainedLogOptions {
 }
 
 /**
- * A {@link RetainedLog} in one process's memory: a bounded ring per stream.
+ * A {@link RetainedLog} in one process's memory: a bounded window per stream.
  * Appends must have strictly increasing offsets per stream (else
- * DF_ERR_INVALID_ARGUMENT).
+ * DF_ERR_INVALID_ARGUMENT). Appending is amortised O(1): forgotten entries are
+ * skipped by a head index and compacted in bulk, never one `splice` per append.
  */
 export class InMemoryRetainedLog implements RetainedLog {
-  private readonly streams = new Map<string, RetainedEntry[]>();
+  private readonly streams = new Map<string, { entries: RetainedEntry[]; head: number }>();
   private readonly max: number;
 
   constructor(options: Partial<InMemoryRetainedLogOptions> = {}) {
@@ -145,9 +146,7 @@ export class InMemoryRetainedLog implements RetainedLog {
       throw new DeltaframeError(
         "DF_ERR_INVALID_ARGUMENT",
         "cannot create retained log: maxEntriesPerStream must be a positive integer",
-        {
-          maxEntriesPerStream: max,
-        },
+        { maxEntriesPerStream: max },
       );
     }
     this.max = max;
@@ -155,13 +154,13 @@ export class InMemoryRetainedLog implements RetainedLog {
 
   /** Appends one entry; forgets the oldest beyond the bound. */
   append(stream: string, entry: RetainedEntry): void {
-    let list = this.streams.get(stream);
-    if (list === undefined) {
-      list = [];
-      this.streams.set(stream, list);
+    let log = this.streams.get(stream);
+    if (log === undefined) {
+      log = { entries: [], head: 0 };
+      this.streams.set(stream, log);
     }
-    const last = list[list.length - 1];
-    if (last !== undefined && entry.offset <= last.offset) {
+    const last = log.entries[log.entries.length - 1];
+    if (last !== undefined && log.entries.length > log.head && entry.offset <= last.offset) {
       throw new DeltaframeError(
         "DF_ERR_INVALID_ARGUMENT",
         "cannot append to retained log: offset not increasing",
@@ -171,27 +170,40 @@ export class InMemoryRetainedLog implements RetainedLog {
         },
       );
     }
-    list.push(entry);
-    if (list.length > this.max) list.splice(0, list.length - this.max);
+    log.entries.push(entry);
+    if (log.entries.length - log.head > this.max) log.head++;
+    // Compact once the forgotten prefix is as long as what is kept: amortised O(1) per append.
+    if (log.head >= this.max) {
+      log.entries.splice(0, log.head);
+      log.head = 0;
+    }
   }
 
   /** Returns up to `max` entries with offset ≥ `fromOffset`. */
   read(stream: string, fromOffset: bigint, max: number): RetainedEntry[] {
-    const list = this.streams.get(stream);
-    if (list === undefined || max <= 0) return [];
-    let lo = 0;
+    const log = this.streams.get(stream);
+    if (log === undefined || max <= 0) return [];
+    const list = log.entries;
+    let lo = log.head;
     let hi = list.length;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
       if (list[mid]!.offset < fromOffset) lo = mid + 1;
       else hi = mid;
     }
-    return list.slice(lo, lo + max);
+    return list.slice(lo, Math.min(list.length, lo + max));
   }
 
   /** Offset of the oldest entry retained for `stream`. */
   oldestOffset(stream: string): bigint | undefined {
-    return this.streams.get(stream)?.[0]?.offset;
+    const log = this.streams.get(stream);
+    return log?.entries[log.head]?.offset;
+  }
+
+  /** Number of entries retained for `stream`. */
+  size(stream: string): number {
+    const log = this.streams.get(stream);
+    return log === undefined ? 0 : log.entries.length - log.head;
   }
 
   /** Forgets everything retained for `stream` (on a new epoch). */
