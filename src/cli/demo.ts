@@ -12,7 +12,7 @@ import { connectWs, Follower, type WsConnection } from "../adapters/ws.js";
 import type { ClientEvent } from "../session/index.js";
 import { MarketSchema } from "../workload/index.js";
 import { type CliIo, flagOption, type OptionValues, parseIntOption, stringOption } from "./io.js";
-import { ODDS_STREAM, type OddsServer, startOddsServer } from "./odds-server.js";
+import { ODDS_STREAM, type OddsServer, QUIET_STREAM, startOddsServer } from "./odds-server.js";
 
 /** Usage text of `deltaframe demo`. */
 export const DEMO_USAGE = `Usage: deltaframe demo [options]
@@ -105,13 +105,16 @@ export async function runDemo(values: OptionValues, _positionals: string[], io: 
     host: "127.0.0.1",
     seed,
     rate,
-    session: { heartbeatMs: 1000, idleTimeoutMs: 10_000 },
+    session: { heartbeatMs: 500, idleTimeoutMs: 10_000 },
   });
   const url = server.server.url;
   io.stdout(
     `deltaframe demo: serving the odds feed at ${url} to ${clientCount} clients for ${seconds} s (seed ${seed}, ${rate} ticks/s)\n`,
   );
 
+  // Delivery latency (publish → applied to a replica), over the last view interval.
+  let latencySum = 0;
+  let latencyCount = 0;
   const clients: Client[] = [];
   for (let id = 1; id <= clientCount; id++) {
     const role = id === 1 ? "slow" : id === 2 ? "killed" : "normal";
@@ -120,6 +123,14 @@ export async function runDemo(values: OptionValues, _positionals: string[], io: 
       stream: ODDS_STREAM,
       random: random(seed * 7919 + id),
       connect: (session, handlers) => connectWs(url, session, handlers),
+      onEvent: (event) => {
+        if (event.type !== "update" || role === "slow") return;
+        const at = server.publishedAt(event.version);
+        if (at !== undefined) {
+          latencySum += Date.now() - at;
+          latencyCount++;
+        }
+      },
       session:
         role === "slow"
           ? { windowMessages: 32, autoConsume: false, agent: `demo-${id}` }
@@ -128,6 +139,15 @@ export async function runDemo(values: OptionValues, _positionals: string[], io: 
     follower.start();
     clients.push({ id, role, follower });
   }
+  // An idle connection (a stream that never changes): the server pings it every heartbeat, which gives the RTT.
+  const monitor = new Follower({
+    schema: MarketSchema,
+    stream: QUIET_STREAM,
+    random: random(seed),
+    connect: (session, handlers) => connectWs(url, session, handlers),
+    session: { agent: "demo-monitor" },
+  });
+  monitor.start();
   const slow = clients[0]!.follower;
   const killed = clients[1]!.follower;
 
@@ -150,6 +170,7 @@ export async function runDemo(values: OptionValues, _positionals: string[], io: 
   let lastTime = started;
   let rate1s = 0;
   let perUpdate = 0;
+  let latency = -1;
   let lines = 0;
   let killedAt: number | undefined;
   const render = (final: boolean) => {
@@ -160,7 +181,7 @@ export async function runDemo(values: OptionValues, _positionals: string[], io: 
       const updates = t.updates - lastUpdates;
       rate1s = (updates * 1000) / Math.max(1, now - lastTime);
       // Live cost over the last second: snapshots (sent once per connection) are left out by the window.
-      if (updates > 0) perUpdate = (t.bytesOut - lastBytes) / updates;
+      if (updates > 0 && !final) perUpdate = (t.bytesOut - lastBytes) / updates;
       lastUpdates = t.updates;
       lastBytes = t.bytesOut;
       lastTime = now;
@@ -170,11 +191,17 @@ export async function runDemo(values: OptionValues, _positionals: string[], io: 
     const progress = Math.min(1, elapsed / seconds);
     const bar = `${"#".repeat(Math.round(progress * 30))}${".".repeat(30 - Math.round(progress * 30))}`;
     const rtt = t.rttMs >= 0 ? `${fmt(t.rttMs, 1)} ms` : "n/a";
+    if (latencyCount > 0) {
+      latency = latencySum / latencyCount;
+      latencySum = 0;
+      latencyCount = 0;
+    }
+    const lat = latency >= 0 ? `${fmt(latency, 1)} ms` : "n/a";
     if (!live) {
       if (final || now - lastRender >= 2000) {
         lastRender = now;
         io.stdout(
-          `t=${fmt(elapsed, 1)}s ticks=${ticks} updates/s=${fmt(rate1s)} bytes/update=${fmt(perUpdate, 1)} (json ${fmt(json, 1)}) stalls=${t.stalls} conflated=${t.conflated} resumes=${t.resumes} rtt=${rtt}\n`,
+          `t=${fmt(elapsed, 1)}s ticks=${ticks} updates/s=${fmt(rate1s)} bytes/update=${fmt(perUpdate, 1)} (json ${fmt(json, 1)}) stalls=${t.stalls} conflated=${t.conflated} resumes=${t.resumes} rtt=${rtt} latency=${lat}\n`,
         );
       }
       return;
@@ -241,6 +268,7 @@ export async function runDemo(values: OptionValues, _positionals: string[], io: 
   for (const c of mismatched)
     io.stderr(`client ${c.id} (${c.role}): replica differs from the server state\n`);
   for (const c of clients) c.follower.stop();
+  monitor.stop();
   await new Promise((r) => setTimeout(r, 50));
   await server.close();
   return mismatched.length === 0 ? 0 : 1;

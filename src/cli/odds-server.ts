@@ -14,6 +14,9 @@ import { MarketSchema, MarketStatusChangedSchema, OddsFeed, SelectionSchema } fr
 /** The stream name the odds feed is served under. */
 export const ODDS_STREAM = "odds";
 
+/** A stream that never changes: a connection following only it is idle, so heartbeats measure its RTT. */
+export const QUIET_STREAM = "quiet";
+
 /** Options of {@link startOddsServer}. */
 export interface OddsServerOptions {
   /** Port; 0 picks a free one. */
@@ -42,6 +45,8 @@ export interface OddsServer {
   readonly jsonBytes: () => number;
   /** Offsets of the events published, in order. */
   readonly eventOffsets: bigint[];
+  /** When the change at `offset` was published (ms), for the last 10,000 offsets; undefined before. */
+  publishedAt(offset: bigint): number | undefined;
   /** Stops publishing (the server keeps serving). */
   stopPublishing(): void;
   /** Stops publishing and closes the server. */
@@ -55,7 +60,8 @@ export async function startOddsServer(options: OddsServerOptions): Promise<OddsS
   for (const [key, market] of feed.snapshot()) hub.set(key, market);
   hub.flush(Date.now());
   const sessions: ServerSession[] = [];
-  const server = await serveHubs([hub], {
+  const quiet = new Hub(MarketSchema, { stream: QUIET_STREAM });
+  const server = await serveHubs([hub, quiet], {
     port: options.port,
     host: options.host,
     session: options.session,
@@ -64,6 +70,9 @@ export async function startOddsServer(options: OddsServerOptions): Promise<OddsS
   let ticks = 0;
   let jsonBytes = 0;
   const eventOffsets: bigint[] = [];
+  // Publish times of recent offsets, for delivery-latency figures: [first offset, times...].
+  const times: number[] = [];
+  let firstTimed = hub.offset + 1n;
   const start = Date.now();
   const timer = setInterval(() => {
     const due = Math.floor(((Date.now() - start) * options.rate) / 1000);
@@ -80,7 +89,14 @@ export async function startOddsServer(options: OddsServerOptions): Promise<OddsS
       }
       ticks++;
     }
-    hub.flush(Date.now());
+    const now = Date.now();
+    while (firstTimed + BigInt(times.length) <= hub.offset) times.push(now);
+    if (times.length > 10_000) {
+      const drop = times.length - 10_000;
+      times.splice(0, drop);
+      firstTimed += BigInt(drop);
+    }
+    hub.flush(now);
   }, 10);
   let publishing = true;
   const stopPublishing = () => {
@@ -96,6 +112,7 @@ export async function startOddsServer(options: OddsServerOptions): Promise<OddsS
     ticks: () => ticks,
     jsonBytes: () => jsonBytes,
     eventOffsets,
+    publishedAt: (offset) => (offset >= firstTimed ? times[Number(offset - firstTimed)] : undefined),
     stopPublishing,
     close: async () => {
       stopPublishing();
