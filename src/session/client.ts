@@ -45,6 +45,7 @@ import {
   type Welcome,
 } from "../gen/deltaframe/v1/frames_pb.js";
 import { type Limits, resolveLimits } from "../limits.js";
+import { ReceiveWindow } from "./credit.js";
 import { checkNow, Endpoint, utf8Bytes } from "./endpoint.js";
 import { MIN_MESSAGE_BYTES, SUPPORTED_VERSIONS } from "./server.js";
 import { CLIENT_TRANSITIONS, type ClientState, type ClientTrigger } from "./transitions.js";
@@ -198,16 +199,7 @@ export class ClientSession extends Endpoint<ClientState, ClientTrigger, ClientEv
   private maxAlias = 0;
   private welcomeDeadline: number | undefined;
   private token: Uint8Array | undefined;
-  private windowMessages = 0;
-  private windowBytes = 0;
-  private recvMessages = 0;
-  private recvBytes = 0;
-  private consumedMessages = 0;
-  private consumedBytes = 0;
-  private ackedMessages = 0;
-  private ackedBytes = 0;
-  private limitMessages = 0;
-  private limitBytes = 0;
+  private window = new ReceiveWindow(0, 0);
   private ackDeadline: number | undefined;
   /** Data events delivered and not yet consumed (manual mode), oldest first. */
   private readonly unconsumed: Array<{ messages: number; bytes: number }> = [];
@@ -339,8 +331,7 @@ export class ClientSession extends Endpoint<ClientState, ClientTrigger, ClientEv
     this.tick(now);
     for (let i = 0; i < count; i++) {
       const u = this.unconsumed[this.unconsumedHead++]!;
-      this.consumedMessages += u.messages;
-      this.consumedBytes += u.bytes;
+      this.window.consume(u.bytes, u.messages);
     }
     if (this.unconsumedHead === this.unconsumed.length) {
       this.unconsumed.length = 0;
@@ -403,15 +394,16 @@ export class ClientSession extends Endpoint<ClientState, ClientTrigger, ClientEv
     limitMessages: number;
     limitBytes: number;
   } {
+    const w = this.window;
     return {
-      recvMessages: this.recvMessages,
-      recvBytes: this.recvBytes,
-      consumedMessages: this.consumedMessages,
-      consumedBytes: this.consumedBytes,
-      ackedMessages: this.ackedMessages,
-      ackedBytes: this.ackedBytes,
-      limitMessages: this.limitMessages,
-      limitBytes: this.limitBytes,
+      recvMessages: w.recvMessages,
+      recvBytes: w.recvBytes,
+      consumedMessages: w.consumedMessages,
+      consumedBytes: w.consumedBytes,
+      ackedMessages: w.ackedMessages,
+      ackedBytes: w.ackedBytes,
+      limitMessages: w.limitMessages,
+      limitBytes: w.limitBytes,
     };
   }
 
@@ -630,10 +622,7 @@ export class ClientSession extends Endpoint<ClientState, ClientTrigger, ClientEv
     }
     this.move("welcome", "handle welcome");
     this.welcomeDeadline = undefined;
-    this.windowMessages = w.windowMessages;
-    this.windowBytes = w.windowBytes;
-    this.limitMessages = w.windowMessages;
-    this.limitBytes = w.windowBytes;
+    this.window = new ReceiveWindow(w.windowMessages, w.windowBytes);
     this.sendMaxBytes = Math.min(this.sendMaxBytes, w.maxMessageBytes);
     this.heartbeatMs = w.heartbeatMs;
     this.idleTimeoutMs = w.idleTimeoutMs;
@@ -887,26 +876,12 @@ export class ClientSession extends Endpoint<ClientState, ClientTrigger, ClientEv
 
   /** Counts one received data item against the granted credit. */
   private credit1(messages: number, bytes: number): void {
-    if (this.recvMessages + messages > this.limitMessages) {
-      throw new DeltaframeError("DF_ERR_CREDIT_EXCEEDED", "cannot accept data: more messages than granted", {
-        received: this.recvMessages + messages,
-        granted: this.limitMessages,
-      });
-    }
-    if (this.recvBytes + bytes > this.limitBytes && this.recvBytes !== this.ackedBytes) {
-      throw new DeltaframeError("DF_ERR_CREDIT_EXCEEDED", "cannot accept data: more bytes than granted", {
-        received: this.recvBytes + bytes,
-        granted: this.limitBytes,
-      });
-    }
-    this.recvMessages += messages;
-    this.recvBytes += bytes;
+    this.window.receive(bytes, messages);
     this.metrics.dataIn++;
   }
 
   private consumeNow(messages: number, bytes: number): void {
-    this.consumedMessages += messages;
-    this.consumedBytes += bytes;
+    this.window.consume(bytes, messages);
   }
 
   private push(event: ClientEvent, messages: number, bytes: number, data: boolean): void {
@@ -931,28 +906,16 @@ export class ClientSession extends Endpoint<ClientState, ClientTrigger, ClientEv
   }
 
   private maybeAck(now: number): void {
-    if (!this.isOpen()) return;
-    const m = this.consumedMessages - this.ackedMessages;
-    const b = this.consumedBytes - this.ackedBytes;
-    if (m === 0 && b === 0) return;
-    if (m * 2 >= this.windowMessages || b * 2 >= this.windowBytes) this.sendAck();
+    if (!this.isOpen() || !this.window.unacked) return;
+    if (this.window.ackDue) this.sendAck();
     else if (this.ackDeadline === undefined) this.ackDeadline = now + this.opts.ackDelayMs;
   }
 
   private sendAck(): void {
+    const { messages, bytes } = this.window.ack();
     this.queue(
-      frame({
-        case: "ack",
-        value: create(AckSchema, {
-          messages: BigInt(this.consumedMessages),
-          bytes: BigInt(this.consumedBytes),
-        }),
-      }),
+      frame({ case: "ack", value: create(AckSchema, { messages: BigInt(messages), bytes: BigInt(bytes) }) }),
     );
-    this.ackedMessages = this.consumedMessages;
-    this.ackedBytes = this.consumedBytes;
-    this.limitMessages = Math.max(this.limitMessages, this.consumedMessages + this.windowMessages);
-    this.limitBytes = Math.max(this.limitBytes, this.consumedBytes + this.windowBytes);
     this.ackDeadline = undefined;
     this.metrics.acksOut++;
   }
@@ -960,22 +923,18 @@ export class ClientSession extends Endpoint<ClientState, ClientTrigger, ClientEv
   protected override beforeTransmit(): void {
     // Piggy-back: any consumption not yet acknowledged rides along with frames going out anyway.
     if (this.outbox.length > 0 && this.isOpen() && !this.closeQueued) {
-      if (this.consumedMessages !== this.ackedMessages || this.consumedBytes !== this.ackedBytes)
-        this.sendAck();
+      if (this.window.unacked) this.sendAck();
     }
   }
 
   protected override beforeClose(): void {
-    if (
-      this.isOpenBeforeClose &&
-      (this.consumedMessages !== this.ackedMessages || this.consumedBytes !== this.ackedBytes)
-    ) {
+    if (this.isOpenBeforeClose && this.window.unacked) {
       this.sendAck();
     }
   }
 
   private get isOpenBeforeClose(): boolean {
-    return this.welcomeDeadline === undefined && this.windowMessages > 0;
+    return this.welcomeDeadline === undefined && this.window.windowMessages > 0;
   }
 
   protected onTimeout(now: number): void {

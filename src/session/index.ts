@@ -13,6 +13,7 @@ export {
   type ResumeState,
   type ResumeSubscription,
 } from "./client.js";
+export { ReceiveWindow, SendWindow } from "./credit.js";
 export { type CloseHint, MAX_REASON_BYTES } from "./endpoint.js";
 export {
   type KeyedSourceOptions,

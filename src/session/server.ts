@@ -49,6 +49,7 @@ import {
   WelcomeSchema,
 } from "../gen/deltaframe/v1/frames_pb.js";
 import { type Limits, resolveLimits } from "../limits.js";
+import { SendWindow } from "./credit.js";
 import { type CloseHint, checkNow, clipReason, Endpoint, utf8Bytes } from "./endpoint.js";
 import { encodeResumeToken, sessionIdHex, verifyResumeToken } from "./resume.js";
 import { SERVER_TRANSITIONS, type ServerState, type ServerTrigger } from "./transitions.js";
@@ -264,12 +265,7 @@ export class ServerSession extends Endpoint<ServerState, ServerTrigger, ServerEv
   private capabilities = 0;
   private resumeOf: { sessionId: Uint8Array; generation: number } | undefined;
   private sessionId: Uint8Array = new Uint8Array(0);
-  private windowMessages = 0;
-  private windowBytes = 0;
-  private sentMessages = 0;
-  private sentBytes = 0;
-  private ackedMessages = 0;
-  private ackedBytes = 0;
+  private credit = new SendWindow(0, 0);
   private stalled = false;
   private readonly subs = new Map<number, Sub>();
   private readonly byStream = new Map<string, Sub>();
@@ -346,12 +342,12 @@ export class ServerSession extends Endpoint<ServerState, ServerTrigger, ServerEv
     this.move("accept", "accept");
     this.sessionId = sessionId;
     const ask = (v: number, def: number, max: number) => Math.min(v === 0 ? def : v, max);
-    this.windowMessages = ask(
-      hello.windowMessages,
-      this.opts.defaultWindowMessages,
+    this.credit = new SendWindow(
+      ask(hello.windowMessages, this.opts.defaultWindowMessages, this.opts.maxWindowMessages),
+      ask(hello.windowBytes, this.opts.defaultWindowBytes, this.opts.maxWindowBytes),
       this.opts.maxWindowMessages,
+      this.opts.maxWindowBytes,
     );
-    this.windowBytes = ask(hello.windowBytes, this.opts.defaultWindowBytes, this.opts.maxWindowBytes);
     this.sendMaxBytes = Math.min(
       hello.maxMessageBytes === 0 ? this.limits.maxMessageBytes : hello.maxMessageBytes,
       this.limits.maxMessageBytes,
@@ -376,8 +372,8 @@ export class ServerSession extends Endpoint<ServerState, ServerTrigger, ServerEv
           resumeToken,
           heartbeatMs: this.opts.heartbeatMs,
           idleTimeoutMs: this.opts.idleTimeoutMs,
-          windowMessages: this.windowMessages,
-          windowBytes: this.windowBytes,
+          windowMessages: this.credit.windowMessages,
+          windowBytes: this.credit.windowBytes,
           maxMessageBytes: this.limits.maxMessageBytes,
           dictionary: 0,
           resumed: this.resumeOf !== undefined,
@@ -631,21 +627,7 @@ export class ServerSession extends Endpoint<ServerState, ServerTrigger, ServerEv
 
   private onAck(messages: bigint, bytes: bigint, windowMessages: number, windowBytes: number): void {
     this.metrics.acksIn++;
-    if (messages > BigInt(this.sentMessages) || bytes > BigInt(this.sentBytes)) {
-      throw new DeltaframeError("DF_ERR_ACK_UNSENT", "cannot handle ack: acknowledges data never sent", {
-        messages,
-        bytes,
-        sentMessages: this.sentMessages,
-        sentBytes: this.sentBytes,
-      });
-    }
-    // Cumulative: a stale or duplicate ack changes nothing.
-    const m = Number(messages);
-    const b = Number(bytes);
-    if (m > this.ackedMessages) this.ackedMessages = m;
-    if (b > this.ackedBytes) this.ackedBytes = b;
-    if (windowMessages !== 0) this.windowMessages = Math.min(windowMessages, this.opts.maxWindowMessages);
-    if (windowBytes !== 0) this.windowBytes = Math.min(windowBytes, this.opts.maxWindowBytes);
+    this.credit.ack(messages, bytes, windowMessages, windowBytes);
   }
 
   private onSubscribe(s: Subscribe, now: number): void {
@@ -902,14 +884,11 @@ export class ServerSession extends Endpoint<ServerState, ServerTrigger, ServerEv
 
   /** Whether credit allows one more data item of `bytes` payload bytes (`messages` 0: a snapshot entry). */
   private canSend(bytes: number, messages = 1): boolean {
-    if (messages > 0 && this.sentMessages >= this.ackedMessages + this.windowMessages) return false;
-    if (this.sentBytes + bytes <= this.ackedBytes + this.windowBytes) return true;
-    return this.sentBytes === this.ackedBytes;
+    return this.credit.canSend(bytes, messages);
   }
 
   private charge(bytes: number, messages = 1): void {
-    this.sentMessages += messages;
-    this.sentBytes += bytes;
+    this.credit.charge(bytes, messages);
     this.metrics.dataOut++;
   }
 
