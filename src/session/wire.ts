@@ -6,15 +6,30 @@
  * @module
  */
 import { create } from "@bufbuild/protobuf";
-import { decodeBatch, encodeBatchFromEncodedFrames, encodeFrame, frameBatch } from "../codec/index.js";
+import {
+  decodeBatch,
+  encodeBatchFromEncodedFrames,
+  encodeFrame,
+  frameBatch,
+  packUpdates,
+} from "../codec/index.js";
 import { type Frame, FrameSchema } from "../gen/deltaframe/v1/frames_pb.js";
 import type { Limits } from "../limits.js";
 
 /** Bytes a transport message adds around its `Batch`: the marker byte. */
 export const MESSAGE_OVERHEAD_BYTES = 1;
 
-/** Returns the protobuf bytes of one frame (what a `Batch` entry wraps). */
+/**
+ * Returns the protobuf bytes of one frame (what a `Batch` entry wraps). An
+ * `Updates` frame goes out with shaped patches where that makes it smaller
+ * (docs/protocol.md §6.3); the receiving codec restores them, so sessions at
+ * both ends only ever see plain patches and count the same payload bytes.
+ */
 export function encodeFrameBytes(f: Frame): Uint8Array {
+  if (f.body.case === "updates") {
+    const packed = packUpdates(f.body.value);
+    if (packed !== f.body.value) return encodeFrame(frame({ case: "updates", value: packed }));
+  }
   return encodeFrame(f);
 }
 

@@ -14,7 +14,7 @@ import { SessionPair } from "./harness.js";
 
 function setup(options: { hashes: boolean; windowMessages?: number }) {
   const feed = new OddsFeed({ seed: 7, marketCount: 50, selectionCount: 20 });
-  const state = new KeyedState(MarketSchema);
+  const state = new KeyedState(MarketSchema, { diff: { preferAdd: true } });
   let offset = 0n;
   for (const [key, market] of feed.snapshot()) state.set(key, market, ++offset);
   const source = keyedSource(state, () => ({ epoch: 1n, offset }), { hashes: options.hashes });
@@ -96,9 +96,9 @@ describe("odds workload end to end", () => {
     expect(converged(state, replica)).toBe(true);
     const perTick = (pair.server.metrics.bytesOut - before) / ticks;
     // Deterministic (seeded feed): all framing included, uncompressed, one transport message per 100 ms.
-    expect(pair.server.metrics.bytesOut - before).toMatchInlineSnapshot(`5659`);
-    // 14.1 B/tick: 10.9 B of patch bodies (delta layer) + 3.2 B of session framing.
-    expect(perTick).toBeLessThan(15);
+    expect(pair.server.metrics.bytesOut - before).toMatchInlineSnapshot(`4092`);
+    // Shaped patches (docs/protocol.md §6.3): operation headers once per frame, operands per tick.
+    expect(perTick).toBeLessThan(11);
   });
 
   it("hashes ride along when negotiated and the replica checks them", () => {
