@@ -497,7 +497,7 @@ export class ServerSession extends Endpoint<ServerState, ServerTrigger, ServerEv
       sub.lastPublished = item.offset;
       this.enqueue(sub, item, now);
     }
-    this.flush(now);
+    this.flush(now, sub);
   }
 
   // --- frames from the client ---------------------------------------------
@@ -1009,11 +1009,16 @@ export class ServerSession extends Endpoint<ServerState, ServerTrigger, ServerEv
     super.queue(f);
   }
 
-  /** Sends what credit allows, subscription by subscription, rotating the start for fairness. */
-  private flush(now: number): void {
+  /**
+   * Sends what credit allows, subscription by subscription, rotating the start
+   * for fairness; only `only` when given (a publish touches one stream).
+   */
+  private flush(now: number, only?: Sub): void {
     if (!this.isLive()) return;
-    const subs = [...this.subs.values()];
-    if (subs.length > 0) {
+    if (only !== undefined) {
+      if (this.subs.has(only.alias)) this.flushSub(only, now);
+    } else if (this.subs.size > 0) {
+      const subs = [...this.subs.values()];
       const start = this.rotate++ % subs.length;
       for (let i = 0; i < subs.length; i++) {
         const sub = subs[(start + i) % subs.length]!;
