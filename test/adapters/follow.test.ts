@@ -1,0 +1,134 @@
+import { SyncMode } from "deltaframe/proto";
+import { type ClientSession, InMemoryTokenStore, type ServerEvent, ServerSession } from "deltaframe/session";
+import { MarketSchema, OddsFeed } from "deltaframe/workload";
+import { describe, expect, it } from "vitest";
+import { type DriverSocket, SessionDriver } from "../../src/adapters/driver.js";
+import { type FollowConnect, Follower } from "../../src/adapters/follow.js";
+import { createHmacSigner, Hub } from "../../src/hub/index.js";
+
+/** An in-memory connection between a follower's client session and a new server session; `cut()` drops it. */
+interface Link {
+  cut(): void;
+  modes: SyncMode[];
+}
+
+function harness(hub: Hub<typeof MarketSchema>) {
+  const signer = createHmacSigner(new Map([[1, new Uint8Array(32).fill(7)]]), 1);
+  const tokens = new InMemoryTokenStore();
+  const links: Link[] = [];
+  /** When set, the next connection drops as soon as the client has sent its first message. */
+  let dropNextAfterHello = false;
+  const connect: FollowConnect = (session: ClientSession, handlers) => {
+    let n = 0;
+    const server = new ServerSession(
+      { streams: () => hub, log: hub.log, signer, tokens, randomBytes: (k) => new Uint8Array(k).fill(++n) },
+      Date.now(),
+    );
+    const detach = hub.attach(server, () => serverDriver.flush());
+    let open = true;
+    const modes: SyncMode[] = [];
+    const dropAfterHello = dropNextAfterHello;
+    dropNextAfterHello = false;
+    const socket = (deliver: (bytes: Uint8Array) => void): DriverSocket => ({
+      bufferedAmount: 0,
+      send: (bytes) => queueMicrotask(() => open && deliver(bytes)),
+      // After what was sent before it, as a real socket's close frame would be.
+      close: () => queueMicrotask(() => link.cut()),
+    });
+    const serverDriver: SessionDriver<ServerEvent> = new SessionDriver<ServerEvent>(
+      server,
+      socket((b) => clientDriver.receive(b)),
+      (e) => {
+        if (e.type === "authenticate") server.accept({}, Date.now());
+        if (e.type === "subscribed") modes.push(e.mode);
+      },
+    );
+    const clientDriver = new SessionDriver(
+      session,
+      socket((b) => {
+        serverDriver.receive(b);
+        if (dropAfterHello) link.cut();
+      }),
+      handlers.onEvent,
+    );
+    const link: Link = {
+      modes,
+      cut: () => {
+        if (!open) return;
+        open = false;
+        detach();
+        serverDriver.socketClosed(1006, "");
+        clientDriver.socketClosed(1006, "");
+      },
+    };
+    links.push(link);
+    queueMicrotask(() => {
+      handlers.onOpen(Date.now());
+      clientDriver.flush();
+    });
+    return { flush: () => clientDriver.flush() };
+  };
+  return {
+    connect,
+    links,
+    dropNextAfterHello: () => {
+      dropNextAfterHello = true;
+    },
+  };
+}
+
+async function until(check: () => boolean, what: string): Promise<void> {
+  for (let i = 0; i < 2000 && !check(); i++) await new Promise((r) => setTimeout(r, 2));
+  if (!check()) throw new Error(`timed out waiting for ${what}`);
+}
+
+describe("Follower", () => {
+  it("resumes from its last answered position when a connection drops before its subscription is answered", async () => {
+    const hub = new Hub(MarketSchema, { stream: "odds" });
+    const feed = new OddsFeed({ seed: 9 });
+    for (const [key, market] of feed.snapshot()) hub.set(key, market);
+    const h = harness(hub);
+    const follower = new Follower({
+      schema: MarketSchema,
+      stream: "odds",
+      connect: h.connect,
+      random: () => 0,
+      reconnect: { baseMs: 1, maxMs: 1 },
+    });
+    follower.start();
+    await until(() => follower.replica.size === 200, "snapshot");
+    const events: bigint[] = [];
+    const publish = () => {
+      for (let i = 0; i < 50; i++) {
+        const tick = feed.next();
+        hub.set(tick.key, tick.market);
+      }
+      events.push(hub.event(new Uint8Array([events.length])).offset);
+      hub.flush(Date.now());
+    };
+    publish();
+    await until(() => follower.eventOffsets.length === 1, "first event");
+    // Drop the live connection; the next one drops right after its hello (before Subscribed); the third succeeds.
+    h.dropNextAfterHello();
+    h.links[0]!.cut();
+    publish();
+    await until(() => follower.eventOffsets.length === events.length, "resume").catch((e) => {
+      console.log(
+        h.links.length,
+        h.links.map((l) => l.modes),
+        follower.metrics,
+        follower.session?.state,
+      );
+      throw e;
+    });
+    publish();
+    await until(() => follower.eventOffsets.length === events.length, "later events");
+    expect(follower.eventOffsets).toEqual(events);
+    expect(follower.replica.stateHash()).toBe(hub.stateHash());
+    // The connection after the early drop was served by replay from the retained log, not by a new snapshot.
+    // (The connection in between presents the token the dropped one spent: refused with 4012, no subscription.)
+    expect(h.links.map((l) => l.modes)).toEqual([[SyncMode.SNAPSHOT], [], [], [SyncMode.REPLAY]]);
+    expect(follower.metrics.snapshots).toBe(1);
+    follower.stop();
+  });
+});
