@@ -2,6 +2,7 @@
 // examples/server.ts, follow it with examples/node-client.ts, both as real
 // processes. (examples/browser is run by browser.test.ts.)
 import { type ChildProcess, spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
 
@@ -43,5 +44,14 @@ describe("examples", () => {
     const client = run("examples/node-client.ts", [url!]);
     const [, updates] = await client.waitFor(/200 markets, ([1-9]\d*) updates, 0 resumes, hash [0-9a-f]+/);
     expect(Number(updates)).toBeGreaterThan(0);
+  });
+
+  it("docs/guides/getting-started.md shows the example files as they are", () => {
+    const guide = readFileSync(`${root}docs/guides/getting-started.md`, "utf8");
+    const blocks = [...guide.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1]!.trimEnd());
+    expect(blocks).toEqual([
+      readFileSync(`${root}examples/server.ts`, "utf8").trimEnd(),
+      readFileSync(`${root}examples/browser/main.ts`, "utf8").trimEnd(),
+    ]);
   });
 });
