@@ -100,7 +100,7 @@ function deltaframeBytes(all: OddsTick[]): { bytes: number; messages: number } {
     };
     for (const tick of pending) {
       const version = ++offset;
-      const change = encodeChange(MarketSchema, tick.previous, tick.market, { preferAdd: true });
+      const change = encodeChange(MarketSchema, tick.previous, tick.market);
       const keyId = state.set(tick.key, tick.market, version).keyId;
       run ??= { keyIds: [], sizes: [], bodies: [], first: version };
       run.keyIds.push(keyId);

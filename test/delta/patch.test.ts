@@ -44,8 +44,13 @@ function market(): Market {
   });
 }
 
+// These examples pin the operation chosen on a size tie between ADD and SET to SET,
+// so each exact byte string shows the other operations; the default (ADD wins a
+// tie) is checked separately below.
+const SET_TIES = { preferAdd: false } as const;
+
 function roundTrip(a: Kitchen, b: Kitchen): Uint8Array {
-  const p = diff(KitchenSchema, a, b);
+  const p = diff(KitchenSchema, a, b, SET_TIES);
   expect(equals(KitchenSchema, apply(KitchenSchema, a, p), b)).toBe(true);
   return p;
 }
@@ -141,13 +146,9 @@ describe("diff and apply: every field kind", () => {
     for (const [x, y, expected] of cases) {
       expect(hex(roundTrip(create(KitchenSchema, x), create(KitchenSchema, y)))).toBe(expected);
     }
-    // preferAdd: ties go to ADD.
+    // By default, ties go to ADD (so the patch can travel shaped, docs/protocol.md §6.3).
     expect(
-      hex(
-        diff(KitchenSchema, create(KitchenSchema, { fSint32: 1 }), create(KitchenSchema, { fSint32: 2 }), {
-          preferAdd: true,
-        }),
-      ),
+      hex(diff(KitchenSchema, create(KitchenSchema, { fSint32: 1 }), create(KitchenSchema, { fSint32: 2 }))),
     ).toBe(`${h(5, PatchOp.ADD)}02`);
     // ADD disabled: SET.
     const a = create(KitchenSchema, { fInt32: 5 });
@@ -193,7 +194,7 @@ describe("diff and apply: every field kind", () => {
     const a = create(KitchenSchema, { listDouble: [Number.NaN, -0] });
     expect(diff(KitchenSchema, a, clone(KitchenSchema, a)).length).toBe(0);
     const b = create(KitchenSchema, { listDouble: [Number.NaN, 0] });
-    const r = apply(KitchenSchema, a, diff(KitchenSchema, a, b));
+    const r = apply(KitchenSchema, a, diff(KitchenSchema, a, b, SET_TIES));
     expect(Object.is(r.listDouble[1], 0)).toBe(true);
     expect(Number.isNaN(r.listDouble[0])).toBe(true);
   });
@@ -240,7 +241,7 @@ describe("diff and apply: every field kind", () => {
     const d = create(KitchenSchema, { inner: { n: 1, s: "a" } });
     const e = create(KitchenSchema, { inner: { n: 2, s: "b" } });
     expect(decodePatch(KitchenSchema, roundTrip(d, e)).map((o) => o.action.kind)).toEqual(["set"]);
-    expect(diff(KitchenSchema, a, b, { useDescend: false })[0]).toBe(19 * 8 + PatchOp.SET);
+    expect(diff(KitchenSchema, a, b, { ...SET_TIES, useDescend: false })[0]).toBe(19 * 8 + PatchOp.SET);
   });
 
   it("repeated fields: SET replaces, CLEAR empties, ELEMENT patches equal-length message lists", () => {
@@ -270,8 +271,8 @@ describe("diff and apply: every field kind", () => {
     // Lengths differ: SET.
     const c = create(KitchenSchema, { listInner: [{ n: 1 }] });
     expect(decodePatch(KitchenSchema, roundTrip(a, c)).at(-1)!.action.kind).toBe("set");
-    expect(diff(KitchenSchema, a, b, { useElement: false }).length).toBeGreaterThan(
-      diff(KitchenSchema, a, b).length,
+    expect(diff(KitchenSchema, a, b, { ...SET_TIES, useElement: false }).length).toBeGreaterThan(
+      diff(KitchenSchema, a, b, SET_TIES).length,
     );
   });
 
@@ -304,9 +305,9 @@ describe("diff and apply: every field kind", () => {
     ]);
     // Insertion order does not change the bytes.
     const b2 = create(KitchenSchema, { ...b, mapStringInt: { c: 0n, b: 5n, a: 2n } });
-    expect(diff(KitchenSchema, a, b2)).toEqual(diff(KitchenSchema, a, b));
-    expect(diff(KitchenSchema, a, b, { useMapDescend: false }).length).toBeGreaterThan(
-      diff(KitchenSchema, a, b).length,
+    expect(diff(KitchenSchema, a, b2, SET_TIES)).toEqual(diff(KitchenSchema, a, b, SET_TIES));
+    expect(diff(KitchenSchema, a, b, { ...SET_TIES, useMapDescend: false }).length).toBeGreaterThan(
+      diff(KitchenSchema, a, b, SET_TIES).length,
     );
   });
 
@@ -337,7 +338,7 @@ describe("diff and apply: every field kind", () => {
     const a = create(KitchenSchema, { fInt32: 1 });
     a.$unknown = [{ no: 999, wireType: 0, data: new Uint8Array([1]) }];
     const b = create(KitchenSchema, { fInt32: 2 });
-    const r = apply(KitchenSchema, a, diff(KitchenSchema, a, b));
+    const r = apply(KitchenSchema, a, diff(KitchenSchema, a, b, SET_TIES));
     expect(r.$unknown).toEqual(a.$unknown);
     // SET of inner whose value carries an unknown field 9.
     const value = Uint8Array.of(0x08, 0x01, 0x48, 0x05);
@@ -407,7 +408,7 @@ describe("map keys are data", () => {
       configurable: true,
     });
     const b = create(KitchenSchema, { wkStruct: struct as never });
-    const r = apply(KitchenSchema, a, diff(KitchenSchema, a, b));
+    const r = apply(KitchenSchema, a, diff(KitchenSchema, a, b, SET_TIES));
     expect(Object.hasOwn(r.wkStruct!, "__proto__")).toBe(true);
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
   });
@@ -428,7 +429,7 @@ describe("formatPatchOperation", () => {
       fBytes: new Uint8Array([2, 3]),
       optString: "o",
     });
-    const lines = decodePatch(KitchenSchema, diff(KitchenSchema, a, b)).map(formatPatchOperation);
+    const lines = decodePatch(KitchenSchema, diff(KitchenSchema, a, b, SET_TIES)).map(formatPatchOperation);
     expect(lines).toEqual([
       "f_bytes(15) SET 0x0203",
       'opt_string(18) SET "o"',
