@@ -26,6 +26,7 @@
  * @module
  */
 import { create } from "@bufbuild/protobuf";
+import type { Deflater } from "../codec/index.js";
 import { DeltaframeError } from "../errors.js";
 import {
   AckSchema,
@@ -72,6 +73,10 @@ export interface ClientSessionOptions {
   ackDelayMs: number;
   /** The server must answer the hello within this many ms (else DF_ERR_AUTH_TIMEOUT). Default 15,000. */
   welcomeTimeoutMs: number;
+  /** With CAPABILITY_DEFLATE in force, messages smaller than this go plain, in bytes. Default 256. */
+  compressThresholdBytes: number;
+  /** Compression implementation. Default the codec's (node:zlib on Node, fflate elsewhere). */
+  deflater: Deflater | undefined;
   /** What to resume: the state of an earlier session ({@link ClientSession.resumeState}). Default none. */
   resume: ResumeState | undefined;
   /** Bounds on what the server may send (docs/limits.md). */
@@ -158,6 +163,8 @@ function resolveOptions(o: Partial<ClientSessionOptions>): ClientSessionOptions 
     welcomeTimeoutMs: o.welcomeTimeoutMs ?? 15_000,
     resume: o.resume,
     limits: o.limits ?? {},
+    compressThresholdBytes: o.compressThresholdBytes ?? 256,
+    deflater: o.deflater,
   };
   const op = "create client session";
   if (out.versions.length === 0) throw invalid(op, "versions must not be empty");
@@ -623,6 +630,13 @@ export class ClientSession extends Endpoint<ClientState, ClientTrigger, ClientEv
     this.move("welcome", "handle welcome");
     this.welcomeDeadline = undefined;
     this.window = new ReceiveWindow(w.windowMessages, w.windowBytes);
+    if ((w.capabilities & Capability.DEFLATE) !== 0) {
+      this.compression = {
+        enabled: true,
+        thresholdBytes: this.opts.compressThresholdBytes,
+        deflater: this.opts.deflater,
+      };
+    }
     this.sendMaxBytes = Math.min(this.sendMaxBytes, w.maxMessageBytes);
     this.heartbeatMs = w.heartbeatMs;
     this.idleTimeoutMs = w.idleTimeoutMs;

@@ -24,6 +24,7 @@ import {
   encodeMessage,
   frame,
   MESSAGE_OVERHEAD_BYTES,
+  type WireCompression,
 } from "./wire.js";
 
 /** The states every session kind has. */
@@ -122,6 +123,8 @@ export abstract class Endpoint<S extends string, T extends string, E extends { t
   private sealed = false;
   /** The "closed" event was queued; no further event is. */
   private closedEmitted = false;
+  /** Per-message compression, enabled once CAPABILITY_DEFLATE is negotiated. */
+  protected compression: WireCompression = { enabled: false, thresholdBytes: 256, deflater: undefined };
   /** Latest time seen through any input. */
   protected now = 0;
   protected lastReceivedAt = 0;
@@ -167,7 +170,7 @@ export abstract class Endpoint<S extends string, T extends string, E extends { t
     this.metrics.bytesIn += bytes.length;
     this.lastReceivedAt = now;
     try {
-      const frames = decodeMessage(bytes, this.limits);
+      const frames = decodeMessage(bytes, this.limits, this.compression);
       for (const f of frames) {
         if (this.isClosed) break;
         this.metrics.framesIn++;
@@ -261,7 +264,7 @@ export abstract class Endpoint<S extends string, T extends string, E extends { t
       last = f;
     }
     this.outbox.splice(0, parts.length);
-    const bytes = encodeMessage(parts);
+    const bytes = encodeMessage(parts, this.compression);
     const frames = parts;
     this.metrics.messagesOut++;
     this.metrics.framesOut += frames.length;

@@ -25,6 +25,7 @@
  * @module
  */
 import { create } from "@bufbuild/protobuf";
+import type { Deflater } from "../codec/index.js";
 import { DeltaframeError, ERROR_CODES } from "../errors.js";
 import {
   Capability,
@@ -111,6 +112,10 @@ export interface ServerSessionOptions {
   tokens: TokenStore | undefined;
   /** Resume tokens expire after this many ms. Default 300,000. */
   tokenTtlMs: number;
+  /** With CAPABILITY_DEFLATE in force, messages smaller than this go plain, in bytes. Default 256. */
+  compressThresholdBytes: number;
+  /** Compression implementation. Default the codec's (node:zlib on Node, fflate elsewhere). */
+  deflater: Deflater | undefined;
   /** Frames per second a client may send on average (token bucket); beyond it DF_ERR_RATE_LIMITED. Default 1,000. */
   maxFramesPerSecond: number;
   /** Burst of frames allowed above the average rate. Default 4,096 (one full batch). */
@@ -216,6 +221,8 @@ function resolveOptions(o: Partial<ServerSessionOptions>): ServerSessionOptions 
     tokens: o.tokens,
     tokenTtlMs: o.tokenTtlMs ?? 300_000,
     log: o.log,
+    compressThresholdBytes: o.compressThresholdBytes ?? 256,
+    deflater: o.deflater,
     maxFramesPerSecond: o.maxFramesPerSecond ?? 1000,
     frameBurst: o.frameBurst ?? 4096,
     maxReplayEntries: o.maxReplayEntries ?? 4096,
@@ -236,6 +243,7 @@ function resolveOptions(o: Partial<ServerSessionOptions>): ServerSessionOptions 
     "maxReplayEntries",
     "maxFramesPerSecond",
     "frameBurst",
+    "compressThresholdBytes",
   ] as const) {
     const v = out[name];
     if (!Number.isSafeInteger(v) || v <= 0 || v > 0xffffffff) {
@@ -362,6 +370,14 @@ export class ServerSession extends Endpoint<ServerState, ServerTrigger, ServerEv
     if (this.resumeOf !== undefined) this.metrics.resumesServed++;
     this.heartbeatMs = this.opts.heartbeatMs;
     this.idleTimeoutMs = this.opts.idleTimeoutMs;
+    if ((this.capabilities & Capability.DEFLATE) !== 0) {
+      // The welcome itself is never compressed (the codec refuses to compress a hello or welcome).
+      this.compression = {
+        enabled: true,
+        thresholdBytes: this.opts.compressThresholdBytes,
+        deflater: this.opts.deflater,
+      };
+    }
     this.queue(
       frame({
         case: "welcome",
@@ -584,9 +600,8 @@ export class ServerSession extends Endpoint<ServerState, ServerTrigger, ServerEv
       });
     }
     const known = Capability.DEFLATE | Capability.DICTIONARY | Capability.HASH | Capability.RESUME;
-    // This session sends uncompressed messages only: compression is the codec's and adapters' concern.
-    const capabilities =
-      hello.capabilities & this.opts.capabilities & known & ~(Capability.DEFLATE | Capability.DICTIONARY);
+    // Per-message deflate is applied here when both offer it; shared dictionaries are not (yet) negotiated by the session.
+    const capabilities = hello.capabilities & this.opts.capabilities & known & ~Capability.DICTIONARY;
     let resume: { sessionId: Uint8Array; generation: number } | undefined;
     if (
       hello.resumeToken.length > 0 &&

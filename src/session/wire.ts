@@ -1,12 +1,13 @@
 /**
  * The session layer's only byte boundary: frames to one transport message and
- * back, through the codec layer. Everything else in `src/session` works on
- * frame objects.
+ * back, through the codec layer (marker byte + `Batch`, optionally raw
+ * deflate). Everything else in `src/session` works on frame objects.
  *
  * @module
  */
 import { create } from "@bufbuild/protobuf";
 import {
+  type Deflater,
   decodeBatch,
   encodeBatchFromEncodedFrames,
   encodeFrame,
@@ -43,18 +44,51 @@ export function batchEntryBytes(n: number): number {
   return 1 + bytes + n;
 }
 
-/** Builds one uncompressed transport message (marker byte + `Batch`) from encoded frames. */
-export function encodeMessage(encodedFrames: readonly Uint8Array[]): Uint8Array {
-  return frameBatch(encodeBatchFromEncodedFrames(encodedFrames));
+/** Per-message compression in force on a connection (CAPABILITY_DEFLATE). */
+export interface WireCompression {
+  /** Compress outgoing messages (when worthwhile) and accept compressed ones. */
+  enabled: boolean;
+  /** Messages smaller than this many bytes go plain. */
+  thresholdBytes: number;
+  /** Compression implementation; undefined for the codec's default. */
+  deflater: Deflater | undefined;
+}
+
+/**
+ * Builds one transport message (marker byte + `Batch`) from encoded frames,
+ * raw-deflated when compression is in force and it makes the message smaller;
+ * a message holding a hello or welcome is never compressed.
+ */
+export function encodeMessage(
+  encodedFrames: readonly Uint8Array[],
+  compression?: WireCompression,
+): Uint8Array {
+  const batch = encodeBatchFromEncodedFrames(encodedFrames);
+  if (compression === undefined || !compression.enabled) return frameBatch(batch);
+  return frameBatch(batch, {
+    compress: true,
+    compressThresholdBytes: compression.thresholdBytes,
+    onlyIfSmaller: true,
+    ...(compression.deflater ? { deflater: compression.deflater } : {}),
+  });
 }
 
 /**
  * Decodes and validates one transport message into its frames, in order.
- * Throws the codec's remote errors (`DF_ERR_MESSAGE_TOO_LARGE`,
- * `DF_ERR_DECODE`, `DF_ERR_FRAME_INVALID`, …).
+ * Compressed messages are accepted only when compression is in force (else
+ * DF_ERR_COMPRESSION_NOT_NEGOTIATED). Throws the codec's remote errors.
  */
-export function decodeMessage(bytes: Uint8Array, limits: Readonly<Limits>): Frame[] {
-  return decodeBatch(bytes, { limits });
+export function decodeMessage(
+  bytes: Uint8Array,
+  limits: Readonly<Limits>,
+  compression?: WireCompression,
+): Frame[] {
+  if (compression === undefined || !compression.enabled) return decodeBatch(bytes, { limits });
+  return decodeBatch(bytes, {
+    limits,
+    decompress: true,
+    ...(compression.deflater ? { deflater: compression.deflater } : {}),
+  });
 }
 
 /** Builds a frame from its body member (a typed shorthand for `create(FrameSchema, …)`). */
