@@ -314,8 +314,9 @@ export class ServerSession extends Endpoint<ServerState, ServerTrigger, ServerEv
   }
 
   /**
-   * Bytes of per-subscription queues held now: dirty keys and queued events per
-   * subscription (for bounded-memory checks).
+   * Returns, per live subscription, what the session holds for it now: keys
+   * waiting for credit (dirty), events queued, and keys whose held version it
+   * tracks (for bounded-memory checks and monitoring).
    */
   queueSizes(): Array<{ stream: string; dirtyKeys: number; queuedEvents: number; heldKeys: number }> {
     return [...this.subs.values()].map((s) => ({

@@ -133,20 +133,25 @@ export interface RetainedLog {
 
 /** Counters of one session, readable at any time through `session.metrics`. */
 export interface SessionMetrics {
-  /** Transport messages received / sent. */
+  /** Transport messages received. */
   messagesIn: number;
+  /** Transport messages sent. */
   messagesOut: number;
-  /** Frames received / sent. */
+  /** Frames received. */
   framesIn: number;
+  /** Frames sent. */
   framesOut: number;
-  /** Transport bytes received / sent. */
+  /** Transport bytes received. */
   bytesIn: number;
+  /** Transport bytes sent. */
   bytesOut: number;
-  /** Data messages (updates, events, snapshot entries) received / sent. */
+  /** Data items (update entries, events, snapshot entries) received. */
   dataIn: number;
+  /** Data items sent. */
   dataOut: number;
-  /** Ack frames received / sent. */
+  /** Ack frames received. */
   acksIn: number;
+  /** Ack frames sent. */
   acksOut: number;
   /** Times the sender had data but no credit. */
   creditStalls: number;
@@ -154,11 +159,13 @@ export interface SessionMetrics {
   conflatedUpdates: number;
   /** Events dropped by SLOW_POLICY_DROP_OLDEST. */
   droppedEvents: number;
-  /** Resumes accepted / refused (server). */
+  /** Resumes served (server): accepted hellos that carried a valid token. */
   resumesServed: number;
+  /** Resumes refused (server): forged, reused, expired or unknown tokens. */
   resumesRefused: number;
-  /** Pings sent / pongs received. */
+  /** Pings sent. */
   pingsSent: number;
+  /** Pongs received that answered our outstanding ping. */
   pongsReceived: number;
   /** Latest round-trip time in ms, or -1 before the first pong. */
   rttMs: number;
