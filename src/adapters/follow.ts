@@ -43,6 +43,8 @@ export interface FollowMetrics {
   eventOrderErrors: number;
   /** Latest round-trip time, in ms (-1 before the first). */
   rttMs: number;
+  /** Update bodies the replica refused (malformed): each key is asked for again (resync reason 3). */
+  applyErrors: number;
 }
 
 /**
@@ -150,7 +152,10 @@ export class Follower<Desc extends DescMessage> {
     droppedEvents: 0,
     eventOrderErrors: 0,
     rttMs: -1,
+    applyErrors: 0,
   };
+  /** The last error a refused update body raised, for diagnostics. */
+  lastApplyError: unknown;
   /** Offsets of the events received, in order (for exactly-once checks). */
   readonly eventOffsets: bigint[] = [];
   private readonly opts: FollowerOptions<Desc>;
@@ -246,6 +251,29 @@ export class Follower<Desc extends DescMessage> {
   }
 
   /**
+   * A body the replica cannot apply (malformed, or not of this schema) leaves
+   * the key unchanged; ask for the key (or, for a snapshot, the stream) again
+   * rather than keep a replica that no longer matches the versions the
+   * session holds. Where a resync cannot be sent, leave the connection (1011)
+   * and resume on a new one.
+   */
+  private refused(session: ClientSession, event: ClientEvent, error: unknown, now: number): void {
+    this.metrics.applyErrors++;
+    this.lastApplyError = error;
+    try {
+      if (event.type === "update") {
+        this.replica.delete(event.key);
+        session.resync(event.stream, [event.key], 3, now);
+      } else if (event.type === "snapshot") {
+        session.resync(event.stream, [], 3, now);
+      }
+    } catch {
+      if (!session.isClosed) session.close(1011, "cannot apply update", now);
+    }
+    this._transport?.flush();
+  }
+
+  /**
    * A connection that dropped before its subscription was answered has not
    * moved the replica: resume from the position the connection itself
    * resumed from, not from nothing (which would become a fresh snapshot and
@@ -292,7 +320,12 @@ export class Follower<Desc extends DescMessage> {
         this.onClosed(session, event);
         break;
       default:
-        if (!session.isClosed) applyToReplica(this.replica, session, event as ClientEvent, now, this.metrics);
+        if (session.isClosed) break;
+        try {
+          applyToReplica(this.replica, session, event as ClientEvent, now, this.metrics);
+        } catch (error) {
+          this.refused(session, event as ClientEvent, error, now);
+        }
     }
     this.opts.onEvent(event, this);
   }

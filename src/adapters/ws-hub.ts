@@ -63,6 +63,8 @@ export async function serveHubs(
       new ServerSession(
         {
           randomBytes: (n) => new Uint8Array(nodeRandomBytes(n)),
+          // One set of limits for the socket (maxPayload) and the session, unless the session has its own.
+          ...(listen.limits !== undefined ? { limits: listen.limits } : {}),
           ...sessionOptions,
           streams: (name) => byName.get(name),
           log,

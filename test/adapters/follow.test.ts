@@ -9,6 +9,8 @@ import { createHmacSigner, Hub } from "../../src/hub/index.js";
 /** An in-memory connection between a follower's client session and a new server session; `cut()` drops it. */
 interface Link {
   cut(): void;
+  server: ServerSession;
+  flushServer(): void;
   modes: SyncMode[];
 }
 
@@ -53,6 +55,8 @@ function harness(hub: Hub<typeof MarketSchema>) {
     );
     const link: Link = {
       modes,
+      server,
+      flushServer: () => serverDriver.flush(),
       cut: () => {
         if (!open) return;
         open = false;
@@ -129,6 +133,53 @@ describe("Follower", () => {
     // (The connection in between presents the token the dropped one spent: refused with 4012, no subscription.)
     expect(h.links.map((l) => l.modes)).toEqual([[SyncMode.SNAPSHOT], [], [], [SyncMode.REPLAY]]);
     expect(follower.metrics.snapshots).toBe(1);
+    follower.stop();
+  });
+
+  it("asks for a key again when an update body cannot be applied, and converges without reconnecting", async () => {
+    const hub = new Hub(MarketSchema, { stream: "odds" });
+    const feed = new OddsFeed({ seed: 10 });
+    for (const [key, market] of feed.snapshot()) hub.set(key, market);
+    const h = harness(hub);
+    const follower = new Follower({
+      schema: MarketSchema,
+      stream: "odds",
+      connect: h.connect,
+      random: () => 0,
+    });
+    follower.start();
+    await until(() => follower.replica.size === 200, "snapshot");
+    // A malformed patch for one key, at the offset the hub will use next for that same key.
+    const tick = feed.next();
+    const link = h.links[0]!;
+    link.server.publish(
+      "odds",
+      [
+        {
+          type: "change",
+          key: tick.key,
+          offset: hub.offset + 1n,
+          kind: "patch",
+          base: hub.state.get(tick.key)!.version,
+          body: new Uint8Array([0xff, 0xff, 0xff]),
+        },
+      ],
+      Date.now(),
+    );
+    link.flushServer();
+    hub.set(tick.key, tick.market);
+    for (let i = 0; i < 100; i++) {
+      const t = feed.next();
+      hub.set(t.key, t.market);
+    }
+    hub.flush(Date.now());
+    await until(() => follower.replica.stateHash() === hub.stateHash(), "convergence after the resync");
+    expect(follower.metrics.applyErrors).toBe(1);
+    expect(follower.lastApplyError).toMatchObject({
+      name: "DeltaframeError",
+      code: "DF_ERR_PATCH_MALFORMED",
+    });
+    expect(follower.metrics.connects).toBe(1);
     follower.stop();
   });
 });
