@@ -347,6 +347,24 @@ export class ClientSession extends Endpoint<ClientState, ClientTrigger, ClientEv
     if (!this.isClosed) this.maybeAck(now);
   }
 
+  /**
+   * Changes the receive window (messages and payload bytes) and tells the
+   * server at once with an ack carrying the new window; the server clamps it
+   * to its maximum. Throws DF_ERR_INVALID_ARGUMENT for values that are not
+   * uint32 ≥ 1, DF_ERR_INVALID_STATE unless open.
+   */
+  setWindow(windowMessages: number, windowBytes: number, now: number): void {
+    checkNow(now, "set window");
+    checkUint32(windowMessages, "windowMessages", "set window", 1);
+    checkUint32(windowBytes, "windowBytes", "set window", 1);
+    if (!this.isOpen())
+      throw new DeltaframeError("DF_ERR_INVALID_STATE", `cannot set window: session is ${this._state}`);
+    this.tick(now);
+    this.window.windowMessages = windowMessages;
+    this.window.windowBytes = windowBytes;
+    this.sendAck(true);
+  }
+
   /** Data events delivered and not yet consumed. */
   get unconsumedCount(): number {
     return this.unconsumed.length - this.unconsumedHead;
@@ -925,10 +943,18 @@ export class ClientSession extends Endpoint<ClientState, ClientTrigger, ClientEv
     else if (this.ackDeadline === undefined) this.ackDeadline = now + this.opts.ackDelayMs;
   }
 
-  private sendAck(): void {
+  private sendAck(withWindow = false): void {
     const { messages, bytes } = this.window.ack();
     this.queue(
-      frame({ case: "ack", value: create(AckSchema, { messages: BigInt(messages), bytes: BigInt(bytes) }) }),
+      frame({
+        case: "ack",
+        value: create(AckSchema, {
+          messages: BigInt(messages),
+          bytes: BigInt(bytes),
+          windowMessages: withWindow ? this.window.windowMessages : 0,
+          windowBytes: withWindow ? this.window.windowBytes : 0,
+        }),
+      }),
     );
     this.ackDeadline = undefined;
     this.metrics.acksOut++;

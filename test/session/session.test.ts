@@ -173,3 +173,25 @@ describe("close", () => {
     expect(pair.server.pollTimeout()).toBeUndefined();
   });
 });
+
+describe("window changes", () => {
+  it("setWindow grows or shrinks the server's window through an ack", () => {
+    const pair = new SessionPair({ client: { windowMessages: 2, autoConsume: false } });
+    const src = pair.source;
+    pair.client.subscribe("s", {}, pair.now);
+    pair.run();
+    const items = [];
+    for (let i = 0; i < 30; i++) items.push(src.event(`e${i}`));
+    pair.publish(items);
+    expect(pair.client.credit.recvMessages).toBe(2);
+    pair.client.setWindow(10, 1 << 20, pair.now);
+    pair.run();
+    expect(pair.client.credit.recvMessages).toBe(10);
+    pair.client.consume(10, pair.now);
+    pair.client.setWindow(3, 1 << 20, pair.now);
+    pair.run();
+    expect(pair.client.credit.recvMessages).toBe(13);
+    expect(pair.client.state).toBe("open");
+    expect(() => pair.client.setWindow(0, 1, pair.now)).toThrow();
+  });
+});
