@@ -190,7 +190,10 @@ export async function runDemo(values: OptionValues, _positionals: string[], io: 
     const json = ticks > 0 ? server.jsonBytes() / ticks : 0;
     const progress = Math.min(1, elapsed / seconds);
     const bar = `${"#".repeat(Math.round(progress * 30))}${".".repeat(30 - Math.round(progress * 30))}`;
-    const rtt = t.rttMs >= 0 ? `${fmt(t.rttMs, 1)} ms` : "n/a";
+    // RTT of the idle monitoring connection (ping/pong, both sides); the busy ones rarely ping.
+    const monitorRtt = monitor.session?.metrics.rttMs ?? -1;
+    const rttMs = monitorRtt >= 0 ? monitorRtt : t.rttMs;
+    const rtt = rttMs >= 0 ? `${fmt(rttMs, 1)} ms` : "n/a";
     if (latencyCount > 0) {
       latency = latencySum / latencyCount;
       latencySum = 0;
