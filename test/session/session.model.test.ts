@@ -407,7 +407,7 @@ describe("session model", () => {
           fc.modelRun(() => ({ model: {}, real: setup(10_000, latencyMs) }), cmds);
         },
       ),
-      { numRuns: Number(process.env.DF_MODEL_RUNS ?? 600) },
+      { numRuns: Number(process.env.DF_MODEL_RUNS ?? 900) },
     );
   });
 
@@ -420,7 +420,7 @@ describe("session model", () => {
           fc.modelRun(() => ({ model: {}, real: setup(3, latencyMs) }), cmds);
         },
       ),
-      { numRuns: Number(process.env.DF_MODEL_RUNS_SHORT_LOG ?? 500) },
+      { numRuns: Number(process.env.DF_MODEL_RUNS_SHORT_LOG ?? 700) },
     );
   });
 });
