@@ -231,11 +231,15 @@ export type ServerEvent =
   | {
       /** The client said hello; call `accept` or `reject` (now or later). */
       readonly type: "authenticate";
+      /** `Hello.credentials`, opaque to deltaframe. */
       readonly credentials: Uint8Array;
+      /** `Hello.agent`, for logs. */
       readonly agent: string;
+      /** The protocol version chosen. */
       readonly version: number;
+      /** The capabilities that will be in force (bitwise OR of `Capability`). */
       readonly capabilities: number;
-      /** Present when the hello carried a valid resume token. */
+      /** Present when the hello carried a valid resume token (already consumed). */
       readonly resume?: { readonly sessionId: Uint8Array };
     }
   | {
@@ -256,7 +260,9 @@ export type ServerEvent =
       /** The client asked for keys (or the stream) again. */
       readonly type: "resync";
       readonly stream: string;
+      /** Keys asked for; empty for the whole stream. */
       readonly keys: readonly string[];
+      /** 1 missing base, 2 hash mismatch, 3 application request. */
       readonly reason: number;
     }
   | {
