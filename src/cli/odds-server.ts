@@ -56,7 +56,8 @@ export interface OddsServer {
 /** Starts the hub, the server and the publisher. */
 export async function startOddsServer(options: OddsServerOptions): Promise<OddsServer> {
   const feed = new OddsFeed({ seed: options.seed });
-  const hub = new Hub(MarketSchema, { stream: ODDS_STREAM });
+  // Hashes on: every update carries the canonical hash of its result, which each client checks.
+  const hub = new Hub(MarketSchema, { stream: ODDS_STREAM, hashes: true });
   for (const [key, market] of feed.snapshot()) hub.set(key, market);
   hub.flush(Date.now());
   const sessions: ServerSession[] = [];

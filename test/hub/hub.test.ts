@@ -1,4 +1,4 @@
-import { Replica } from "deltaframe/delta";
+import { hash, Replica } from "deltaframe/delta";
 import { type ClientEvent, ClientSession, type KeyedSource, ServerSession } from "deltaframe/session";
 import { MarketSchema, OddsFeed } from "deltaframe/workload";
 import { describe, expect, it } from "vitest";
@@ -196,5 +196,26 @@ describe("Hub", () => {
       }
     }
     expect(new Hub(MarketSchema, { stream: "x".repeat(256) }).stream).toHaveLength(256);
+  });
+
+  it("attaches the canonical hash of the result when hashes are on, and clients check it", () => {
+    const hub = new Hub(MarketSchema, { stream: "odds/test", hashes: true });
+    const feed = new OddsFeed({ seed: 6 });
+    for (const [key, market] of feed.snapshot()) hub.set(key, market);
+    hub.flush(0);
+    const pair = new Pair(hub, hub, 1);
+    pair.pump(1);
+    for (let i = 0; i < 50; i++) {
+      const tick = feed.next();
+      const item = hub.set(tick.key, tick.market);
+      expect(item.hash).toBe(hash(MarketSchema, tick.market));
+    }
+    hub.flush(2);
+    pair.pump(2);
+    const updates = pair.events.filter((e) => e.type === "update");
+    expect(updates.length).toBeGreaterThan(0);
+    expect(updates.every((e) => e.type === "update" && e.hash !== undefined)).toBe(true);
+    expect(pair.replica.stateHash()).toBe(hub.stateHash());
+    expect(new Hub(MarketSchema).set("k", feed.next().market).hash).toBeUndefined();
   });
 });
