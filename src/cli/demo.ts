@@ -30,6 +30,7 @@ Options:
   --seed <n>       seed of the workload (default 1)
   --port <n>       port to listen on, 0 for any free port (default 0)
   --rate <n>       ticks per second (default 200, the workload's mean)
+  --hashes         send the canonical hash of each result (8 B per update), checked by every client
   --plain          print periodic lines instead of a live view
   -h, --help       show this help`;
 
@@ -106,6 +107,7 @@ export async function runDemo(values: OptionValues, _positionals: string[], io: 
     seed,
     rate,
     session: { heartbeatMs: 500, idleTimeoutMs: 10_000 },
+    hashes: flagOption(values, "hashes"),
   });
   const url = server.server.url;
   io.stdout(

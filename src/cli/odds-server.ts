@@ -29,6 +29,8 @@ export interface OddsServerOptions {
   rate: number;
   /** Server session options (heartbeats, windows). */
   session: Partial<ServerSessionOptions>;
+  /** Attach canonical hashes to updates (CAPABILITY_HASH). */
+  hashes: boolean;
 }
 
 /** A running odds server. */
@@ -56,8 +58,8 @@ export interface OddsServer {
 /** Starts the hub, the server and the publisher. */
 export async function startOddsServer(options: OddsServerOptions): Promise<OddsServer> {
   const feed = new OddsFeed({ seed: options.seed });
-  // Hashes on: every update carries the canonical hash of its result, which each client checks.
-  const hub = new Hub(MarketSchema, { stream: ODDS_STREAM, hashes: true });
+  // With hashes, every update carries the canonical hash of its result (8 bytes), which each client checks.
+  const hub = new Hub(MarketSchema, { stream: ODDS_STREAM, hashes: options.hashes });
   for (const [key, market] of feed.snapshot()) hub.set(key, market);
   hub.flush(Date.now());
   const sessions: ServerSession[] = [];

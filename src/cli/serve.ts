@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { type CliIo, type OptionValues, parseIntOption, stringOption } from "./io.js";
+import { type CliIo, flagOption, type OptionValues, parseIntOption, stringOption } from "./io.js";
 import { ODDS_STREAM, startOddsServer } from "./odds-server.js";
 
 /** Usage text of `deltaframe serve`. */
@@ -18,6 +18,7 @@ Options:
   --seed <n>       seed of the workload (default 1)
   --rate <n>       ticks per second (default 200)
   --seconds <n>    stop after this many seconds; 0 runs until interrupted (default 0)
+  --hashes         send the canonical hash of each result with every update
   -h, --help       show this help`;
 
 /** Runs `deltaframe serve`; returns the exit code. */
@@ -27,7 +28,14 @@ export async function runServe(values: OptionValues, _positionals: string[], io:
   const seed = parseIntOption("seed", stringOption(values, "seed"), 1);
   const rate = parseIntOption("rate", stringOption(values, "rate"), 200, 1, 1_000_000);
   const seconds = parseIntOption("seconds", stringOption(values, "seconds"), 0, 0, 86_400 * 365);
-  const server = await startOddsServer({ port, host, seed, rate, session: {} });
+  const server = await startOddsServer({
+    port,
+    host,
+    seed,
+    rate,
+    session: {},
+    hashes: flagOption(values, "hashes"),
+  });
   io.stdout(
     `deltaframe serve: stream "${ODDS_STREAM}" at ${server.server.url} (${rate} ticks/s, seed ${seed})\n`,
   );

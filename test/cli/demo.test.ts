@@ -5,7 +5,7 @@ describe("deltaframe demo", () => {
   it("runs a short live demo and ends with a passing replica check", async () => {
     const out: string[] = [];
     const err: string[] = [];
-    const code = await main(["demo", "--seconds", "3", "--clients", "4", "--seed", "5"], {
+    const code = await main(["demo", "--seconds", "3", "--clients", "4", "--seed", "5", "--hashes"], {
       stdout: (t) => void out.push(t),
       stderr: (t) => void err.push(t),
       isTTY: false,
