@@ -24,6 +24,8 @@ export interface KeyedStateLike {
     | undefined;
   /** Canonical hash of the key's latest value, or undefined. */
   hashOf?(key: string): bigint | undefined;
+  /** Canonical hash of the whole state. */
+  stateHash?(): bigint;
 }
 
 /** Where the stream stands: its epoch and the offset of its latest change. */
@@ -51,7 +53,7 @@ export function keyedSource(
 ): KeyedSource {
   const hashes = options.hashes ?? false;
   const hashOf = (key: string) => (hashes ? state.hashOf?.(key) : undefined);
-  return {
+  const source: KeyedSource = {
     get epoch() {
       return position().epoch;
     },
@@ -74,4 +76,9 @@ export function keyedSource(
       return { kind: c.kind, version: c.version, body: c.body, ...(h !== undefined ? { hash: h } : {}) };
     },
   };
+  if (hashes && state.stateHash !== undefined) {
+    const stateHash = state.stateHash.bind(state);
+    source.stateHash = () => stateHash();
+  }
+  return source;
 }

@@ -1174,10 +1174,19 @@ export class ServerSession extends Endpoint<ServerState, ServerTrigger, ServerEv
     emitChunk([]);
     // Removed keys go in chunks bounded by the list limit.
     for (let i = 0; i < sync.removed.length; i += 1024) emitChunk(sync.removed.slice(i, i + 1024));
+    // A full snapshot carries the state hash when the client now holds exactly the source's state (no key changed
+    // after it was sent, so nothing is dirty).
+    const hash =
+      sync.mode === SyncMode.SNAPSHOT &&
+      (this.capabilities & Capability.HASH) !== 0 &&
+      sub.dirty.size === 0 &&
+      sub.source.stateHash !== undefined
+        ? sub.source.stateHash()
+        : 0n;
     this.queue(
       frame({
         case: "snapshotEnd",
-        value: create(SnapshotEndSchema, { alias: sub.alias, offset: sync.offset }),
+        value: create(SnapshotEndSchema, { alias: sub.alias, offset: sync.offset, hash }),
       }),
     );
     sub.sync = undefined;

@@ -56,6 +56,12 @@ export interface KeyedSource {
    * receiver is up to date, or the key is absent and not held).
    */
   change(key: string, heldVersion: bigint | undefined): KeyChange | undefined;
+  /**
+   * Canonical hash of the whole current state, optional. When present and
+   * CAPABILITY_HASH is in force, a full snapshot ends with it (`SnapshotEnd.hash`)
+   * whenever the client's state equals the source's at that moment.
+   */
+  stateHash?(): bigint;
 }
 
 /** A keyed change published to a server session. */

@@ -110,6 +110,14 @@ describe("odds workload end to end", () => {
     pair.clientEvents.forEach(apply);
     expect(pair.clientOf("welcome")[0]!.capabilities & Capability.HASH).toBe(Capability.HASH);
     expect(pair.clientOf("update").every((u) => u.hash !== undefined)).toBe(true);
+    // The full snapshot ended with the state hash, which the replica reproduced before the live updates.
+    const end = pair.clientOf("snapshot-end")[0]!;
+    expect(end.hash).not.toBe(0n);
+    const check = new Replica(MarketSchema);
+    for (const c of pair.clientOf("snapshot"))
+      for (const x of c.entries)
+        check.applyUpdate({ key: x.key, kind: "full", version: x.version, body: x.value });
+    expect(check.stateHash()).toBe(end.hash);
     expect(resyncs).toEqual([]);
     expect(converged(state, replica)).toBe(true);
   });
