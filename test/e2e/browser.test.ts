@@ -95,7 +95,9 @@ describe("browser client (examples/browser)", () => {
       hub.flush(Date.now());
     };
 
-    const context = await chromium.launchPersistentContext(mkdtempSync(join(tmpdir(), "df-chromium-")), {
+    const profile = mkdtempSync(join(tmpdir(), "df-chromium-"));
+    cleanups.push(() => rm(profile, { recursive: true, force: true }));
+    const context = await chromium.launchPersistentContext(profile, {
       executablePath: CHROMIUM,
       headless: true,
       args: [
