@@ -2170,7 +2170,8 @@ export enum SlowPolicy {
 
   /**
    * Keyed state: keep the latest value per key and send one patch later.
-   * Events: buffer up to the bound, then close with 4009.
+   * Events: buffer up to the bound, then end the subscription with an
+   * `Unsubscribe` carrying 4009.
    *
    * @generated from enum value: SLOW_POLICY_CONFLATE = 1;
    */
