@@ -24,7 +24,9 @@ export {
   type DrivenSession,
   type DriverMetrics,
   type DriverOptions,
+  type DriverSocket,
   SessionDriver,
+  sendableCloseCode,
   type TransportClosedEvent,
 } from "./driver.js";
 

@@ -28,6 +28,7 @@ export {
   type DrivenSession,
   type DriverMetrics,
   type DriverOptions,
+  type DriverSocket,
   SessionDriver,
   sendableCloseCode,
   type TransportClosedEvent,

@@ -1,10 +1,10 @@
-import { describe, expect, it } from "vitest";
 import {
   type DrivenSession,
   type DriverSocket,
   SessionDriver,
   sendableCloseCode,
-} from "../../src/adapters/driver.js";
+} from "deltaframe/adapters/websocket";
+import { describe, expect, it } from "vitest";
 
 type Ev = { type: "x" } | { type: "closed"; code: number; reason: string };
 

@@ -1,10 +1,10 @@
+import { type DriverSocket, SessionDriver } from "deltaframe/adapters/websocket";
+import { type FollowConnect, Follower } from "deltaframe/adapters/ws";
+import { createHmacSigner, Hub } from "deltaframe/hub";
 import { SyncMode } from "deltaframe/proto";
 import { type ClientSession, InMemoryTokenStore, type ServerEvent, ServerSession } from "deltaframe/session";
 import { MarketSchema, OddsFeed } from "deltaframe/workload";
 import { describe, expect, it } from "vitest";
-import { type DriverSocket, SessionDriver } from "../../src/adapters/driver.js";
-import { type FollowConnect, Follower } from "../../src/adapters/follow.js";
-import { createHmacSigner, Hub } from "../../src/hub/index.js";
 
 /** An in-memory connection between a follower's client session and a new server session; `cut()` drops it. */
 interface Link {

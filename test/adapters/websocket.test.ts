@@ -3,18 +3,18 @@
 // bufferedAmount, readyState). The browser itself is tested in
 // test/e2e/browser.test.ts.
 
-import type { ServerEvent } from "deltaframe/session";
-import { MarketSchema, OddsFeed } from "deltaframe/workload";
-import { afterEach, describe, expect, it } from "vitest";
-import { WebSocket as WsWebSocket } from "ws";
 import {
   connectWebSocket,
   Follower,
   scriptCloseCode,
   type WebSocketConstructor,
-} from "../../src/adapters/websocket.js";
-import { serveHubs, type WsServer } from "../../src/adapters/ws.js";
-import { Hub } from "../../src/hub/index.js";
+} from "deltaframe/adapters/websocket";
+import { serveHubs, type WsServer } from "deltaframe/adapters/ws";
+import { Hub } from "deltaframe/hub";
+import type { ServerEvent } from "deltaframe/session";
+import { MarketSchema, OddsFeed } from "deltaframe/workload";
+import { afterEach, describe, expect, it } from "vitest";
+import { WebSocket as WsWebSocket } from "ws";
 
 let server: WsServer<ServerEvent> | undefined;
 afterEach(async () => {

@@ -1,9 +1,9 @@
+import { connectWs, Follower, serveHubs, type WsServer } from "deltaframe/adapters/ws";
+import { Hub } from "deltaframe/hub";
 import type { ServerEvent } from "deltaframe/session";
 import { MarketSchema, OddsFeed } from "deltaframe/workload";
 import { afterEach, describe, expect, it } from "vitest";
 import { WebSocket } from "ws";
-import { connectWs, Follower, serveHubs, type WsServer } from "../../src/adapters/ws.js";
-import { Hub } from "../../src/hub/index.js";
 
 function until(check: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
   const start = Date.now();

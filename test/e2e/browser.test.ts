@@ -9,13 +9,13 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { serveHubs, type WsServer } from "deltaframe/adapters/ws";
+import { Hub } from "deltaframe/hub";
 import type { ServerEvent } from "deltaframe/session";
 import { MarketSchema, OddsFeed } from "deltaframe/workload";
 import { build } from "esbuild";
 import { chromium } from "playwright-core";
 import { afterAll, describe, expect, it } from "vitest";
-import { serveHubs, type WsServer } from "../../src/adapters/ws.js";
-import { Hub } from "../../src/hub/index.js";
 
 const CHROMIUM = "/usr/bin/chromium";
 const root = fileURLToPath(new URL("../..", import.meta.url));

@@ -6,11 +6,11 @@
 
 import type { AddressInfo } from "node:net";
 import { createServer, type Server, type Socket, connect as tcpConnect } from "node:net";
+import { connectWs, Follower, serveHubs, type WsServer } from "deltaframe/adapters/ws";
+import { Hub } from "deltaframe/hub";
 import { InMemoryRetainedLog, type ServerEvent } from "deltaframe/session";
 import { createRandom, type Market, MarketSchema, OddsFeed, type Random } from "deltaframe/workload";
 import { describe, expect, it } from "vitest";
-import { connectWs, Follower, serveHubs, type WsServer } from "../../src/adapters/ws.js";
-import { Hub } from "../../src/hub/index.js";
 
 const SEED = Number(process.env.DF_CHAOS_SEED ?? 20261203);
 const CLIENTS = 50;

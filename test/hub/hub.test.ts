@@ -1,9 +1,9 @@
+import { applyToReplica } from "deltaframe/adapters/ws";
 import { hash, Replica } from "deltaframe/delta";
+import { Hub } from "deltaframe/hub";
 import { type ClientEvent, ClientSession, type KeyedSource, ServerSession } from "deltaframe/session";
 import { MarketSchema, OddsFeed } from "deltaframe/workload";
 import { describe, expect, it } from "vitest";
-import { applyToReplica } from "../../src/adapters/follow.js";
-import { Hub } from "../../src/hub/index.js";
 
 /** One in-memory connection: a server session attached to the hub and a client following the stream. */
 class Pair {
