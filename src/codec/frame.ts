@@ -7,6 +7,8 @@ import { fromBinary, toBinary } from "@bufbuild/protobuf";
 import { DeltaframeError } from "../errors.js";
 import { type Frame, FrameSchema } from "../gen/deltaframe/v1/frames_pb.js";
 import type { Limits } from "../limits.js";
+import { readHotFrame } from "./fast-read.js";
+import { writeHotFrame } from "./fast-write.js";
 import { limitsOf } from "./options.js";
 import { PRESCAN_MIN_BYTES, prescan } from "./prescan.js";
 import { expandShapedFrame } from "./updates-shape.js";
@@ -20,11 +22,13 @@ export interface DecodeOptions {
 
 /**
  * Returns the protobuf bytes of one `deltaframe.v1.Frame`, identical to
- * protobuf-es `toBinary(FrameSchema, frame)`. Does not validate the frame
- * (see {@link validateFrame}).
+ * protobuf-es `toBinary(FrameSchema, frame)`. Hot frames (updates, event,
+ * ack, ping, pong) go through a hand-written writer (fast-write.ts), the
+ * others through `toBinary`. Does not validate the frame (see
+ * {@link validateFrame}).
  */
 export function encodeFrame(frame: Frame): Uint8Array {
-  return toBinary(FrameSchema, frame);
+  return writeHotFrame(frame) ?? toBinary(FrameSchema, frame);
 }
 
 /**
@@ -59,7 +63,9 @@ export function protobufError(error: unknown, what: string, depthLimit: number):
  * `DF_ERR_DECODE` (malformed protobuf, invalid UTF-8), `DF_ERR_DEPTH`
  * (nesting over `maxDepth`, the frame itself being depth 1), and the codes of
  * {@link validateFrame}. Bytes fields of the result are views into `bytes`,
- * not copies.
+ * not copies. Hot frames are read by a hand-written reader (fast-read.ts)
+ * that gives the same message as protobuf-es `fromBinary`, and defers to
+ * `fromBinary` for anything else, so results and errors are the same.
  */
 export function decodeFrame(bytes: Uint8Array, options: Partial<DecodeOptions> = {}): Frame {
   const limits = limitsOf(options.limits);
@@ -74,11 +80,13 @@ export function decodeFrame(bytes: Uint8Array, options: Partial<DecodeOptions> =
     );
   }
   if (bytes.length >= PRESCAN_MIN_BYTES) prescan(FrameSchema, bytes, 0, bytes.length, limits);
-  let frame: Frame;
-  try {
-    frame = fromBinary(FrameSchema, bytes, { readUnknownFields: false, recursionLimit: limits.maxDepth });
-  } catch (error) {
-    throw protobufError(error, "frame", limits.maxDepth);
+  let frame = readHotFrame(bytes, 0, bytes.length, limits.maxDepth);
+  if (frame === undefined) {
+    try {
+      frame = fromBinary(FrameSchema, bytes, { readUnknownFields: false, recursionLimit: limits.maxDepth });
+    } catch (error) {
+      throw protobufError(error, "frame", limits.maxDepth);
+    }
   }
   expandShapedFrame(frame, limits);
   return validateFrame(frame, limits);
