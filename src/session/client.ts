@@ -385,12 +385,15 @@ export class ClientSession extends Endpoint<ClientState, ClientTrigger, ClientEv
     const subscriptions: ResumeSubscription[] = [];
     for (const sub of this.byStream.values()) {
       const started = sub.laneStarted;
+      // Not answered yet on this connection: the position declared when it was
+      // created (from an earlier resume) still holds.
+      const declared = !started && (sub.phase === "queued" || sub.phase === "sent");
       subscriptions.push({
         stream: sub.stream,
         options: { ...sub.options },
-        epoch: started ? sub.epoch : 0n,
-        offset: started ? sub.expected - 1n : 0n,
-        held: started ? [...sub.held] : [],
+        epoch: started || declared ? sub.epoch : 0n,
+        offset: started ? sub.expected - 1n : declared ? sub.declaredOffset : 0n,
+        held: started || declared ? [...sub.held] : [],
       });
     }
     return { token: this.token, subscriptions };

@@ -42,6 +42,22 @@ describe("resume", () => {
     expect(pair.server.metrics.resumesServed).toBe(1);
   });
 
+  it("a connection lost before its subscription was answered resumes from the earlier position", () => {
+    const pair = started({ log: new InMemoryRetainedLog() });
+    const src = pair.source;
+    pair.drop();
+    pair.publish([src.set("k2", "w2"), src.event("e2")]);
+    pair.reconnect();
+    pair.drop(); // before the hello, subscribe or their answers crossed the link
+    pair.publish([src.event("e3")]);
+    pair.reconnect();
+    pair.run();
+    expect(pair.clientOf("subscribed").at(-1)!.mode).toBe(SyncMode.REPLAY);
+    expect(pair.replica.events).toEqual(["e1", "e2", "e3"]);
+    expect(pair.replica.snapshot()).toEqual(src.snapshot());
+    expect(pair.replica.problems).toEqual([]);
+  });
+
   it("falls back to per-key catch-up when the log no longer covers the gap (never a silent gap)", () => {
     const pair = started({ log: new InMemoryRetainedLog({ maxEntriesPerStream: 2 }) });
     const src = pair.source;
