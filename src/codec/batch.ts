@@ -10,7 +10,7 @@ import { BatchSchema, type Frame, FrameSchema } from "../gen/deltaframe/v1/frame
 import type { Limits } from "../limits.js";
 import { defaultDeflater } from "./deflate-default.js";
 import type { Deflater } from "./deflater.js";
-import { batchFrameRanges, readHotFrame } from "./fast-read.js";
+import { readBatchFrames } from "./fast-read.js";
 import { protobufError } from "./frame.js";
 import { limitsOf } from "./options.js";
 import { PRESCAN_MIN_BYTES, prescan } from "./prescan.js";
@@ -150,40 +150,6 @@ function scanBatch(bytes: Uint8Array, visit?: (start: number, end: number) => bo
     else return -1; // groups at the top level: leave the verdict to the decoder
   }
   return pos === bytes.length ? count : -1;
-}
-
-/**
- * Decodes the frames of `Batch` bytes one entry at a time, each hot frame by
- * the hand-written reader and any other by `fromBinary(FrameSchema, …)` on
- * its entry; returns undefined when the whole batch must go through
- * `fromBinary(BatchSchema, …)` instead. The result is the same as that
- * reference: the top level is walked with its rules (else undefined), and an
- * entry decoded on its own either reads exactly its bytes, as it would inside
- * the batch, or fails, and then the reference decides (a field running past
- * an entry's end is read from the next entry inside a batch). The batch's
- * recursion limit is one more than each frame's, so the limits agree.
- */
-function decodeFramesFast(bytes: Uint8Array, maxDepth: number): Frame[] | undefined {
-  const ranges = batchFrameRanges(bytes, maxDepth);
-  if (ranges === undefined) return undefined;
-  const frames: Frame[] = new Array(ranges.length / 2);
-  for (let i = 0; i < ranges.length; i += 2) {
-    const start = ranges[i]!;
-    const end = ranges[i + 1]!;
-    let frame = readHotFrame(bytes, start, end, maxDepth);
-    if (frame === undefined) {
-      try {
-        frame = fromBinary(FrameSchema, bytes.subarray(start, end), {
-          readUnknownFields: false,
-          recursionLimit: maxDepth,
-        });
-      } catch {
-        return undefined;
-      }
-    }
-    frames[i / 2] = frame;
-  }
-  return frames;
 }
 
 /** Field numbers of `Frame.hello` and `Frame.welcome`, which carry credentials and tokens. */
@@ -401,7 +367,7 @@ export function decodeBatch(message: Uint8Array, options: Partial<DecodeBatchOpt
       return true;
     });
   }
-  let frames = decodeFramesFast(bytes, limits.maxDepth);
+  let frames = readBatchFrames(bytes, limits.maxDepth);
   if (frames === undefined) {
     try {
       // The batch wrapper is not counted: maxDepth applies to each frame, as in decodeFrame.

@@ -31,7 +31,17 @@
  *
  * @module
  */
-import type { Ack, Event, Frame, KeyBinding, Ping, Pong, Updates } from "../gen/deltaframe/v1/frames_pb.js";
+import { fromBinary } from "@bufbuild/protobuf";
+import {
+  type Ack,
+  type Event,
+  type Frame,
+  FrameSchema,
+  type KeyBinding,
+  type Ping,
+  type Pong,
+  type Updates,
+} from "../gen/deltaframe/v1/frames_pb.js";
 
 /** Thrown internally when the reference decoder must decide; never escapes this module. */
 const FALLBACK = Symbol("fallback");
@@ -487,4 +497,40 @@ export function batchFrameRanges(bytes: Uint8Array, maxDepth: number): number[] 
   } finally {
     buf = EMPTY;
   }
+}
+
+/**
+ * Decodes the frames of `Batch` bytes one entry at a time, each hot frame with
+ * {@link readHotFrame} and any other with `fromBinary(FrameSchema, …)` on its
+ * entry; returns undefined when the whole batch must go through
+ * `fromBinary(BatchSchema, …)` instead, which then gives the reference result
+ * or error. Whatever it returns equals that reference's `frames`: the top
+ * level is walked with protobuf-es's rules ({@link batchFrameRanges}), and an
+ * entry decoded on its own either reads exactly its own bytes, as it would
+ * inside the batch, or fails, and then the reference decides (inside a batch,
+ * a field running past an entry's end reads on into the next entry). The
+ * batch's recursion limit is one more than each frame's (`maxDepth`), so
+ * depths agree. Never throws.
+ */
+export function readBatchFrames(bytes: Uint8Array, maxDepth: number): Frame[] | undefined {
+  const ranges = batchFrameRanges(bytes, maxDepth);
+  if (ranges === undefined) return undefined;
+  const frames: Frame[] = new Array(ranges.length / 2);
+  for (let i = 0; i < ranges.length; i += 2) {
+    const start = ranges[i]!;
+    const end = ranges[i + 1]!;
+    let frame = readHotFrame(bytes, start, end, maxDepth);
+    if (frame === undefined) {
+      try {
+        frame = fromBinary(FrameSchema, bytes.subarray(start, end), {
+          readUnknownFields: false,
+          recursionLimit: maxDepth,
+        });
+      } catch {
+        return undefined;
+      }
+    }
+    frames[i / 2] = frame;
+  }
+  return frames;
 }
