@@ -191,89 +191,61 @@ function frameOf(bodyTag: number, bodySize: number): Uint8Array {
   return out;
 }
 
-function encodeUpdates(u: Updates): Uint8Array | undefined {
-  if (u.$typeName !== "deltaframe.v1.Updates" || u.$unknown !== undefined) return undefined;
-  const { alias, firstOffset, keyIds, sizes, bodies, steps, baseGaps, hashes, bindings, shapes } = u;
-  const first = u64Num(firstOffset);
-  if (!isU32(alias) || first === INVALID || !(bodies instanceof Uint8Array)) return undefined;
+/**
+ * Returns the size of the optional `Updates` columns (steps, base gaps,
+ * hashes, bindings, shapes) with their tags, or -1 when one holds a value not
+ * written here. Kept apart from {@link encodeUpdates}, whose common case
+ * leaves them empty, so that the common case stays small enough to inline its
+ * helpers.
+ */
+function extrasSize(u: Updates): number {
+  const { steps, baseGaps, hashes, bindings, shapes } = u;
   let size = 0;
-  if (alias !== 0) size += 1 + u32Size(alias);
-  if (first !== 0) size += 1 + u64Size(first, firstOffset);
-  const keyIdsSize = packedU32Size(keyIds);
-  const sizesSize = packedU32Size(sizes);
-  if (keyIdsSize < 0 || sizesSize < 0) return undefined;
-  if (keyIdsSize > 0) size += delimited(keyIdsSize);
-  if (sizesSize > 0) size += delimited(sizesSize);
-  if (bodies.length > 0) size += delimited(bodies.length);
-  // The optional columns are usually empty: size them only when present.
-  let stepsSize = 0;
-  let baseGapsSize = 0;
   if (steps.length > 0) {
-    stepsSize = packedU64Size(steps);
-    if (stepsSize < 0) return undefined;
-    size += delimited(stepsSize);
+    const n = packedU64Size(steps);
+    if (n < 0) return -1;
+    size += delimited(n);
   }
   if (baseGaps.length > 0) {
-    baseGapsSize = packedU64Size(baseGaps);
-    if (baseGapsSize < 0) return undefined;
-    size += delimited(baseGapsSize);
+    const n = packedU64Size(baseGaps);
+    if (n < 0) return -1;
+    size += delimited(n);
   }
-  const hashCount = hashes.length;
-  if (hashCount > 0) {
-    for (let i = 0; i < hashCount; i++) if (u64Num(hashes[i]) === INVALID) return undefined;
-    size += delimited(hashCount * 8);
+  if (hashes.length > 0) {
+    for (let i = 0; i < hashes.length; i++) if (u64Num(hashes[i]) === INVALID) return -1;
+    size += delimited(hashes.length * 8);
   }
   for (let i = 0; i < bindings.length; i++) {
     const n = bindingSize(bindings[i]!);
-    if (n < 0) return undefined;
+    if (n < 0) return -1;
     size += delimited(n);
   }
   for (let i = 0; i < shapes.length; i++) {
     const shape = shapes[i];
-    if (!(shape instanceof Uint8Array)) return undefined;
+    if (!(shape instanceof Uint8Array)) return -1;
     size += delimited(shape.length);
   }
+  return size;
+}
 
-  const out = frameOf(0x0a, size);
-  let p = out.length - size;
-  if (alias !== 0) {
-    out[p++] = 0x08;
-    p = writeU32(out, p, alias);
-  }
-  if (first !== 0) {
-    out[p++] = 0x10;
-    p = writeU64(out, p, first, firstOffset);
-  }
-  if (keyIdsSize > 0) {
-    out[p++] = 0x1a;
-    p = writeU32(out, p, keyIdsSize);
-    for (let i = 0; i < keyIds.length; i++) p = writeU32(out, p, keyIds[i]!);
-  }
-  if (sizesSize > 0) {
-    out[p++] = 0x22;
-    p = writeU32(out, p, sizesSize);
-    for (let i = 0; i < sizes.length; i++) p = writeU32(out, p, sizes[i]!);
-  }
-  if (bodies.length > 0) {
-    out[p++] = 0x2a;
-    p = writeU32(out, p, bodies.length);
-    p = writeBytes(out, p, bodies);
-  }
-  if (stepsSize > 0) {
+/** Writes the optional `Updates` columns (checked by {@link extrasSize}) at `p`. */
+function writeExtras(out: Uint8Array, p: number, u: Updates): void {
+  const { steps, baseGaps, hashes, bindings, shapes } = u;
+  if (steps.length > 0) {
     out[p++] = 0x32;
-    p = writeU32(out, p, stepsSize);
+    p = writeU32(out, p, packedU64Size(steps));
     p = writePackedU64(out, p, steps);
   }
-  if (baseGapsSize > 0) {
+  if (baseGaps.length > 0) {
     out[p++] = 0x3a;
-    p = writeU32(out, p, baseGapsSize);
+    p = writeU32(out, p, packedU64Size(baseGaps));
     p = writePackedU64(out, p, baseGaps);
   }
-  if (hashCount > 0) {
+  if (hashes.length > 0) {
     out[p++] = 0x42;
-    p = writeU32(out, p, hashCount * 8);
+    p = writeU32(out, p, hashes.length * 8);
     const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
-    for (let i = 0; i < hashCount; i++) {
+    for (let i = 0; i < hashes.length; i++) {
       view.setBigUint64(p, hashes[i]!, true);
       p += 8;
     }
@@ -303,6 +275,61 @@ function encodeUpdates(u: Updates): Uint8Array | undefined {
     p = writeU32(out, p, shape.length);
     p = writeBytes(out, p, shape);
   }
+}
+
+function encodeUpdates(u: Updates): Uint8Array | undefined {
+  if (u.$typeName !== "deltaframe.v1.Updates" || u.$unknown !== undefined) return undefined;
+  const alias = u.alias;
+  const firstOffset = u.firstOffset;
+  const keyIds = u.keyIds;
+  const sizes = u.sizes;
+  const bodies = u.bodies;
+  const first = u64Num(firstOffset);
+  if (!isU32(alias) || first === INVALID || !(bodies instanceof Uint8Array)) return undefined;
+  const keyIdsSize = packedU32Size(keyIds);
+  const sizesSize = packedU32Size(sizes);
+  if (keyIdsSize < 0 || sizesSize < 0) return undefined;
+  const plain =
+    u.steps.length === 0 &&
+    u.baseGaps.length === 0 &&
+    u.hashes.length === 0 &&
+    u.bindings.length === 0 &&
+    u.shapes.length === 0;
+  const extras = plain ? 0 : extrasSize(u);
+  if (extras < 0) return undefined;
+  let size = extras;
+  if (alias !== 0) size += 1 + u32Size(alias);
+  if (first !== 0) size += 1 + u64Size(first, firstOffset);
+  if (keyIdsSize > 0) size += delimited(keyIdsSize);
+  if (sizesSize > 0) size += delimited(sizesSize);
+  if (bodies.length > 0) size += delimited(bodies.length);
+
+  const out = frameOf(0x0a, size);
+  let p = out.length - size;
+  if (alias !== 0) {
+    out[p++] = 0x08;
+    p = writeU32(out, p, alias);
+  }
+  if (first !== 0) {
+    out[p++] = 0x10;
+    p = writeU64(out, p, first, firstOffset);
+  }
+  if (keyIdsSize > 0) {
+    out[p++] = 0x1a;
+    p = writeU32(out, p, keyIdsSize);
+    for (let i = 0; i < keyIds.length; i++) p = writeU32(out, p, keyIds[i]!);
+  }
+  if (sizesSize > 0) {
+    out[p++] = 0x22;
+    p = writeU32(out, p, sizesSize);
+    for (let i = 0; i < sizes.length; i++) p = writeU32(out, p, sizes[i]!);
+  }
+  if (bodies.length > 0) {
+    out[p++] = 0x2a;
+    p = writeU32(out, p, bodies.length);
+    p = writeBytes(out, p, bodies);
+  }
+  if (!plain) writeExtras(out, p, u);
   return out;
 }
 
