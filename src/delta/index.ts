@@ -7,6 +7,7 @@
  * @module
  */
 export { type ApplyOptions, apply } from "./apply.js";
+export { applyReference } from "./apply-reference.js";
 export { type Change, encodeChange } from "./encode-change.js";
 export { encodeCanonical, fnv1a64, hash, hashEntry, hashState } from "./hash.js";
 export {

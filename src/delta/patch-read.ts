@@ -40,10 +40,19 @@ export function decodePatch(
   bytes: Uint8Array,
   limits?: Partial<Limits>,
 ): PatchOperation[] {
+  return decodePatchResolved(schema, bytes, resolveLimits(limits));
+}
+
+/** {@link decodePatch} with limits already resolved (by `resolveLimits`), so nothing is resolved per call. */
+export function decodePatchResolved(
+  schema: DescMessage,
+  bytes: Uint8Array,
+  limits: Readonly<Limits>,
+): PatchOperation[] {
   const ctx: ReadContext = {
     bytes,
     reader: new BinaryReader(bytes),
-    limits: resolveLimits(limits),
+    limits,
     opCount: 0,
   };
   const ops: PatchOperation[] = [];

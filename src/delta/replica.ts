@@ -15,8 +15,8 @@
  */
 import { type DescMessage, fromBinary, type MessageShape } from "@bufbuild/protobuf";
 import { DeltaframeError, isDeltaframeError } from "../errors.js";
-import { type Limits, resolveLimits } from "../limits.js";
-import { apply } from "./apply.js";
+import type { Limits } from "../limits.js";
+import { apply, resolveLimitsOnce } from "./apply.js";
 import { hash, hashState } from "./hash.js";
 
 /** Options of {@link Replica}. */
@@ -73,7 +73,7 @@ export class Replica<Desc extends DescMessage> implements Iterable<ReplicaEntry<
   /** Creates an empty replica. Throws DF_ERR_LIMIT_INVALID for bad limits. */
   constructor(schema: Desc, options?: Partial<ReplicaOptions>) {
     this.schema = schema;
-    this.limits = resolveLimits(options?.limits);
+    this.limits = resolveLimitsOnce(options?.limits);
   }
 
   /** Number of keys held. */
