@@ -78,7 +78,7 @@ export const GROUPS: Record<string, GroupInfo> = {
   },
   window: {
     section: "Session",
-    title: `window bookkeeping of ${WINDOW_MESSAGES_PER_ITERATION} messages (send accounting and acks)`,
+    title: `${WINDOW_MESSAGES_PER_ITERATION} messages through the credit window alone, and through the whole session`,
     baseline: "window/empty-loop",
     perIteration: WINDOW_MESSAGES_PER_ITERATION,
     unit: "message",

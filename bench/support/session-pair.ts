@@ -108,10 +108,11 @@ export class SessionPair {
  * stream's next changes (one tick each, bodies encoded beforehand, each a
  * patch against the key's previous version) to publish to it directly.
  */
-export function syncedSession(id: number) {
+export function syncedSession(id: number): SyncedSession {
   const { hub, feed } = referenceHub(BENCH_SEED);
   const pair = new SessionPair(id, { hub, windowMessages: 65_536 });
   pair.settle(100);
+  pair.settle(200); // past the client's ack delay: the snapshot is acknowledged
   pair.detach(); // changes are published to the session directly below
   const keys = [...feed.keys];
   const versions = keys.map((k) => hub.state.get(k)!.version);
@@ -121,10 +122,16 @@ export function syncedSession(id: number) {
   });
   let offset = hub.offset;
   let b = 0;
-  return {
+  // Everything sent so far was consumed and acknowledged by the client.
+  const credit = pair.client.credit;
+  if (credit.ackedMessages !== credit.recvMessages || credit.ackedBytes !== credit.recvBytes) {
+    throw new Error("bench session: the client has not acknowledged the snapshot");
+  }
+  const synced: SyncedSession = {
     pair,
-    /** Returns the next `count` changes, each a patch against the key's previous version. */
-    next(count: number): PublishedChange[] {
+    sentMessages: credit.recvMessages,
+    sentBytes: credit.recvBytes,
+    next(count) {
       const items: PublishedChange[] = new Array(count);
       for (let n = 0; n < count; n++) {
         const { index, body } = bodies[b]!;
@@ -132,29 +139,42 @@ export function syncedSession(id: number) {
         offset++;
         items[n] = { type: "change", key: keys[index]!, offset, kind: "patch", body, base: versions[index]! };
         versions[index] = offset;
+        synced.sentMessages++;
+        synced.sentBytes += body.length;
       }
       return items;
     },
   };
+  return synced;
 }
 
-/** The server's cumulative sent counters (private fields, read to build a valid ack). */
-interface SentCounters {
+/** A synced connection (see {@link syncedSession}). */
+export interface SyncedSession {
+  readonly pair: SessionPair;
+  /** Data messages the server has been given so far (all of which it sends: the window is ample). */
   sentMessages: number;
+  /** Their payload bytes. */
   sentBytes: number;
+  /** Returns the next `count` changes, each a patch against the key's previous version. */
+  next(count: number): PublishedChange[];
 }
 
 /**
- * Hands `server` one cumulative ack for everything it sent, as a client
- * that consumed it all would (acks are coalesced: one per call).
+ * Hands the server one cumulative ack for everything it was given, as a
+ * client that consumed it all would (acks are coalesced: one per call).
+ * Throws when the server did not send everything (it conflated or closed),
+ * which would make the measurement meaningless.
  */
-export function ackAll(server: ServerSession, now: number): void {
-  const sent = server as unknown as SentCounters;
+export function ackAll(synced: SyncedSession, now: number): void {
+  const server = synced.pair.server;
+  if (server.isClosed || server.metrics.conflatedUpdates !== 0) {
+    throw new Error("bench session: closed, or conflated instead of sending");
+  }
   const ack = encodeBatch([
     create(FrameSchema, {
       body: {
         case: "ack",
-        value: create(AckSchema, { messages: BigInt(sent.sentMessages), bytes: BigInt(sent.sentBytes) }),
+        value: create(AckSchema, { messages: BigInt(synced.sentMessages), bytes: BigInt(synced.sentBytes) }),
       },
     }),
   ]);
