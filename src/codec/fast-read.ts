@@ -60,9 +60,21 @@ let pos = 0;
 
 /** Reads a uint32 varint with `BinaryReader.uint32` semantics (≤ 10 bytes, truncated to 32 bits). */
 function u32(end: number): number {
+  // One-byte values inline at every call site; longer ones take the loop.
+  const p = pos;
+  if (p < end) {
+    const b = buf[p]!;
+    if (b < 0x80) {
+      pos = p + 1;
+      return b;
+    }
+  }
+  return u32Long(end);
+}
+
+function u32Long(end: number): number {
   if (pos >= end) throw FALLBACK;
   let b = buf[pos++]!;
-  if (b < 0x80) return b;
   let value = b & 0x7f;
   if (pos >= end) throw FALLBACK;
   b = buf[pos++]!;
@@ -98,9 +110,20 @@ function joinU64(lo: number, hi: number): bigint {
 
 /** Reads a uint64 varint with `BinaryReader.uint64` semantics (≤ 10 bytes, bits past 64 dropped). */
 function u64(end: number): bigint {
+  const p = pos;
+  if (p < end) {
+    const b = buf[p]!;
+    if (b < 0x80) {
+      pos = p + 1;
+      return BigInt(b);
+    }
+  }
+  return u64Long(end);
+}
+
+function u64Long(end: number): bigint {
   if (pos >= end) throw FALLBACK;
   let b = buf[pos++]!;
-  if (b < 0x80) return BigInt(b);
   let lo = b & 0x7f;
   for (let shift = 7; shift < 28; shift += 7) {
     if (pos >= end) throw FALLBACK;
@@ -137,12 +160,16 @@ function fixed64(end: number): bigint {
  * number above 0. Returns `(fieldNumber << 3) | wireType` as an unsigned number.
  */
 function tag(end: number): number {
-  const b = buf[pos]!;
-  if (b < 0x80 && pos < end) {
-    pos++;
-    if (b < 8) throw FALLBACK;
+  const p = pos;
+  const b = buf[p]!;
+  if (b >= 8 && b < 0x80 && p < end) {
+    pos = p + 1;
     return b;
   }
+  return tagLong(end);
+}
+
+function tagLong(end: number): number {
   const start = pos;
   const t = u32(end);
   const read = pos - start;
