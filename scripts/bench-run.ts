@@ -23,7 +23,8 @@ const report = resultPath("latest");
 function run(command: string, args: string[]): void {
   console.log(`\n$ ${command} ${args.join(" ")}`);
   const t = Date.now();
-  const r = spawnSync(command, args, { stdio: "inherit", env });
+  // A hung step fails the run instead of blocking it (CI).
+  const r = spawnSync(command, args, { stdio: "inherit", env, timeout: smoke ? 300_000 : 900_000 });
   console.log(`(${((Date.now() - t) / 1000).toFixed(0)} s)`);
   if (r.status !== 0) {
     console.error(`failed (${r.status ?? r.signal}): ${command} ${args.join(" ")}`);
