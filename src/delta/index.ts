@@ -20,6 +20,7 @@ export { formatPatchOperation } from "./patch-format.js";
 export type { MapKey, PatchAction, PatchOperation, PatchStep, PatchValue } from "./patch-op.js";
 export { decodePatch } from "./patch-read.js";
 export { type DiffOptions, diff } from "./patch-write.js";
+export { diffReference } from "./patch-write-reference.js";
 export {
   Replica,
   type ReplicaEntry,
