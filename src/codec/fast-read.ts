@@ -43,7 +43,7 @@ import {
   type Updates,
 } from "../gen/deltaframe/v1/frames_pb.js";
 
-/** Thrown internally when the reference decoder must decide; never escapes this module. */
+/** Thrown internally when the reference decoder must decide; caught at the entry points, never escapes. */
 const FALLBACK = Symbol("fallback");
 
 /** Shared zero-length bytes: protobuf-es's `create` shares one zero value too. */
@@ -485,9 +485,10 @@ export function readHotFrame(
   pos = start;
   try {
     return readFrame(end, maxDepth);
-  } catch (error) {
-    if (error === FALLBACK) return undefined;
-    throw error;
+  } catch {
+    // FALLBACK, or a stack overflow skipping groups nested deeper than the
+    // stack under an unlimited maxDepth: either way the reference decides.
+    return undefined;
   } finally {
     buf = EMPTY;
   }
@@ -518,9 +519,8 @@ export function batchFrameRanges(bytes: Uint8Array, maxDepth: number): number[] 
       } else other(t, 1, end, maxDepth);
     }
     return ranges;
-  } catch (error) {
-    if (error === FALLBACK) return undefined;
-    throw error;
+  } catch {
+    return undefined;
   } finally {
     buf = EMPTY;
   }
