@@ -100,22 +100,29 @@ export function encodeBatchFromEncodedFrames(parts: readonly Uint8Array[]): Uint
   return out;
 }
 
+/** The value of the varint last read by {@link scanVarint}. */
+let scanned = 0;
+
 /**
- * Reads a protobuf varint without allocating; returns [value, next] or
- * undefined when malformed or truncated. Values above 2^53 saturate, which
- * only ever makes a length larger (and so out of bounds).
+ * Reads a protobuf varint without allocating: returns the position after it
+ * and leaves its value in {@link scanned}, or returns -1 when it is malformed
+ * or truncated. Values above 2^53 saturate, which only ever makes a length
+ * larger (and so out of bounds).
  */
-function scanVarint(bytes: Uint8Array, pos: number): [number, number] | undefined {
+function scanVarint(bytes: Uint8Array, pos: number): number {
   let value = 0;
   let scale = 1;
   for (let i = 0; i < 10; i++) {
     const b = bytes[pos + i];
-    if (b === undefined) return undefined;
+    if (b === undefined) return -1;
     value += (b & 0x7f) * scale;
-    if ((b & 0x80) === 0) return [value, pos + i + 1];
+    if ((b & 0x80) === 0) {
+      scanned = value;
+      return pos + i + 1;
+    }
     scale *= 128;
   }
-  return undefined;
+  return -1;
 }
 
 /**
@@ -128,23 +135,22 @@ function scanBatch(bytes: Uint8Array, visit?: (start: number, end: number) => bo
   let pos = 0;
   let count = 0;
   while (pos < bytes.length) {
-    const tag = scanVarint(bytes, pos);
-    if (tag === undefined) return -1;
-    const [key, afterTag] = tag;
+    pos = scanVarint(bytes, pos);
+    if (pos < 0) return -1;
+    const key = scanned;
     const wireType = key % 8;
-    pos = afterTag;
     if (wireType === 2) {
-      const len = scanVarint(bytes, pos);
-      if (len === undefined || len[1] + len[0] > bytes.length) return -1;
+      pos = scanVarint(bytes, pos);
+      if (pos < 0 || pos + scanned > bytes.length) return -1;
+      const end = pos + scanned;
       if (key === FRAMES_TAG) {
         count++;
-        if (visit !== undefined && !visit(len[1], len[1] + len[0])) return count;
+        if (visit !== undefined && !visit(pos, end)) return count;
       }
-      pos = len[1] + len[0];
+      pos = end;
     } else if (wireType === 0) {
-      const v = scanVarint(bytes, pos);
-      if (v === undefined) return -1;
-      pos = v[1];
+      pos = scanVarint(bytes, pos);
+      if (pos < 0) return -1;
     } else if (wireType === 1) pos += 8;
     else if (wireType === 5) pos += 4;
     else return -1; // groups at the top level: leave the verdict to the decoder
@@ -164,32 +170,30 @@ function carriesSecrets(batch: Uint8Array): boolean {
   const count = scanBatch(batch, (start, end) => {
     let pos = start;
     while (pos < end) {
-      const tag = scanVarint(batch, pos);
-      if (tag === undefined) {
+      pos = scanVarint(batch, pos);
+      if (pos < 0) {
         found = true;
         return false;
       }
-      const field = Math.floor(tag[0] / 8);
-      if (SECRET_FIELDS.has(field)) {
+      const key = scanned;
+      if (SECRET_FIELDS.has(Math.floor(key / 8))) {
         found = true;
         return false;
       }
-      pos = tag[1];
-      const wireType = tag[0] % 8;
+      const wireType = key % 8;
       if (wireType === 2) {
-        const len = scanVarint(batch, pos);
-        if (len === undefined) {
+        pos = scanVarint(batch, pos);
+        if (pos < 0) {
           found = true;
           return false;
         }
-        pos = len[1] + len[0];
+        pos += scanned;
       } else if (wireType === 0) {
-        const v = scanVarint(batch, pos);
-        if (v === undefined) {
+        pos = scanVarint(batch, pos);
+        if (pos < 0) {
           found = true;
           return false;
         }
-        pos = v[1];
       } else if (wireType === 1) pos += 8;
       else if (wireType === 5) pos += 4;
       else {
@@ -347,6 +351,11 @@ export function unframeBatch(message: Uint8Array, options: Partial<DecodeBatchOp
  * Bytes fields of the returned frames are views into `message` (plain
  * messages) or into the inflated buffer, not copies: do not modify `message`
  * while the frames are in use.
+ *
+ * Frames are decoded entry by entry, hot frames by the hand-written reader
+ * (fast-read.ts); the result and errors are those of protobuf-es
+ * `fromBinary(BatchSchema, …)`, which decodes the whole batch whenever the
+ * fast path cannot vouch for the same result.
  */
 export function decodeBatch(message: Uint8Array, options: Partial<DecodeBatchOptions> = {}): Frame[] {
   const limits = limitsOf(options.limits);
