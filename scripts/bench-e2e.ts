@@ -14,6 +14,7 @@
  * side stringifying once per update are shown for context.
  *
  * Usage: tsx scripts/bench-e2e.ts [--clients 4] [--updates 20000]
+ *   (4 clients write e2e.json, the verdict run; other counts e2e-<clients>.json)
  */
 import { fork } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
@@ -308,7 +309,11 @@ async function main(): Promise<void> {
     note: `Server CPU is \`process.cpuUsage()\` of the server process from the first send until every client has received everything; clients run in another process. Each side's cheaper of two rounds is kept. The deltaframe (hub + sessions) side publishes ${fmt(updateCount)} other ticks of the same feed (a hub's state moves on); its clients are ClientSessions that consume and ack (window 65,536 messages); "delivered" counts updates the clients received: ${fmt(full!.delivered)} of ${fmt(updateCount * clientCount)}${full!.delivered < updateCount * clientCount ? " (the rest were conflated under the credit window and announced as skipped)" : ""}.`,
   };
   mkdirSync(RESULTS_DIR, { recursive: true });
-  writeFileSync(resultPath("e2e"), `${JSON.stringify(result, null, 2)}\n`);
+  // The DESIGN §7 run (4 clients) is e2e.json; other client counts are kept beside it for context.
+  writeFileSync(
+    resultPath(clientCount === 4 ? "e2e" : `e2e-${clientCount}`),
+    `${JSON.stringify(result, null, 2)}\n`,
+  );
   for (const s of [result.baseline, ...result.others, result.deltaframe]) {
     if (s === undefined) continue;
     console.log(

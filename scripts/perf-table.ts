@@ -43,6 +43,8 @@ const report = readJson<VitestBenchReport>(reportPath);
 const memory = readJson<MemoryResult>(resultPath("memory"));
 const sizes = readJson<SizesResult>(resultPath("sizes"));
 const e2e = readJson<E2eResult>(resultPath("e2e"));
+/** The same run with more clients, for context (not the verdict). */
+const e2eMore = readJson<E2eResult>(resultPath("e2e-16"));
 
 /** Every case of the report by full name, with its group name. */
 const cases = new Map<string, VitestBenchCase & { group: string }>();
@@ -367,6 +369,18 @@ function memoryTables(): string[] {
 
 function e2eTable(): string[] {
   if (e2e === undefined) return ["_No end-to-end result (scripts/bench-e2e.ts)._", ""];
+  const out = [...e2eRunTable(e2e)];
+  if (e2eMore !== undefined) {
+    out.push(
+      "The same with more clients, for context (DESIGN §7 fixes no client count; the verdict uses 4): the work done once per update is shared by more deliveries.",
+      "",
+      ...e2eRunTable(e2eMore).filter((line) => !line.startsWith("Server CPU is")),
+    );
+  }
+  return out;
+}
+
+function e2eRunTable(e2e: E2eResult): string[] {
   const out = [
     `#### Server CPU per delivered update over \`ws\` on loopback: ${e2e.clients} clients, ${fmtInt(e2e.updates)} updates`,
     "",
