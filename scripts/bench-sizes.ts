@@ -68,6 +68,31 @@ for (const [label, deflater] of [
     batches.length,
   );
 }
+{
+  // The same without the size threshold: every message deflated when that makes it smaller.
+  const deflater = createZlibDeflater();
+  row(
+    "deltaframe deflate, no threshold (zlib)",
+    "per message, stateless, compressThresholdBytes 0, only if smaller",
+    total(batches.map((b) => frameBatch(b, { compress: true, deflater, compressThresholdBytes: 0 }))),
+    batches.length,
+  );
+  row(
+    "deltaframe deflate + 8 KB dictionary, no threshold (zlib)",
+    "per message, stateless, compressThresholdBytes 0, only if smaller",
+    total(
+      batches.map((b) =>
+        frameBatch(b, {
+          compress: true,
+          deflater,
+          compressThresholdBytes: 0,
+          dictionary: { index: 1, bytes: dictionary },
+        }),
+      ),
+    ),
+    batches.length,
+  );
+}
 row(
   "deltaframe, context takeover",
   "one zlib context per connection (permessage-deflate's way); reference",

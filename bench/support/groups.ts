@@ -61,7 +61,7 @@ export const GROUPS: Record<string, GroupInfo> = {
   "deflate-batch": {
     section: "Compression",
     title:
-      "compress one transport message a server session sends per 100 ms of the reference workload (~290 B)",
+      "compress one transport message a server session sends per 100 ms of the reference workload (mean size: see the sizes table)",
     baseline: "deflate-batch/context-takeover",
   },
   "inflate-batch": {
