@@ -348,9 +348,12 @@ export class Follower<Desc extends DescMessage> {
       return;
     }
     const state = this.carryPosition(session.resumeState());
-    const resume: ResumeState = decision.resume
-      ? state
-      : { token: undefined, subscriptions: state.subscriptions };
+    // 4014: the declared position was refused; declaring it again would be refused again, so start afresh.
+    const subscriptions =
+      event.code === 4014
+        ? state.subscriptions.map((s) => ({ ...s, epoch: 0n, offset: 0n, held: [] }))
+        : state.subscriptions;
+    const resume: ResumeState = decision.resume ? state : { token: undefined, subscriptions };
     this.timer = setTimeout(() => {
       this.timer = undefined;
       this.open(resume);

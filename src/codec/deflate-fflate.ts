@@ -25,7 +25,7 @@ export interface FflateDeflaterOptions {
   /**
    * Most bytes one inflate may produce in the worst case (`input × 1032`);
    * larger inputs are refused. Default 64 MiB, which admits compressed
-   * messages up to 65,033 bytes: peers using this deflater should advertise
+   * messages up to 65,029 bytes: peers using this deflater should advertise
    * `Hello.max_message_bytes` at or below that.
    */
   maxWorkBytes: number;

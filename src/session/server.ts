@@ -391,7 +391,8 @@ export class ServerSession extends Endpoint<ServerState, ServerTrigger, ServerEv
           idleTimeoutMs: this.opts.idleTimeoutMs,
           windowMessages: this.credit.windowMessages,
           windowBytes: this.credit.windowBytes,
-          maxMessageBytes: this.limits.maxMessageBytes,
+          // A uint32 on the wire: an unlimited (Infinity) limit is announced as the largest value.
+          maxMessageBytes: Math.min(this.limits.maxMessageBytes, 0xffff_ffff),
           dictionary: 0,
           resumed: this.resumeOf !== undefined,
         }),

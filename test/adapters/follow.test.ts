@@ -136,6 +136,41 @@ describe("Follower", () => {
     follower.stop();
   });
 
+  it("starts afresh when a server refuses its declared position (4014) instead of declaring it again", async () => {
+    // Server A has more history than server B (same stream, same epoch): a position held from A is beyond B's stream.
+    const feed = new OddsFeed({ seed: 11 });
+    const hubA = new Hub(MarketSchema, { stream: "odds" });
+    const hubB = new Hub(MarketSchema, { stream: "odds" });
+    for (const [key, market] of feed.snapshot()) {
+      hubA.set(key, market);
+      hubB.set(key, market);
+    }
+    const a = harness(hubA);
+    const b = harness(hubB);
+    let useB = false;
+    const follower = new Follower({
+      schema: MarketSchema,
+      stream: "odds",
+      connect: (session, handlers) => (useB ? b.connect : a.connect)(session, handlers),
+      random: () => 0,
+      reconnect: { baseMs: 1, maxMs: 1 },
+    });
+    follower.start();
+    await until(() => follower.replica.size === 200, "snapshot from A");
+    for (let i = 0; i < 300; i++) {
+      const tick = feed.next();
+      hubA.set(tick.key, tick.market);
+    }
+    hubA.flush(Date.now());
+    await until(() => follower.replica.stateHash() === hubA.stateHash(), "A's latest state");
+    useB = true;
+    a.links[0]!.cut();
+    await until(() => follower.replica.stateHash() === hubB.stateHash(), "B's state after a fresh snapshot");
+    expect(b.links.some((l) => l.modes.includes(SyncMode.SNAPSHOT))).toBe(true);
+    expect(b.links.length).toBeLessThan(10);
+    follower.stop();
+  });
+
   it("asks for a key again when an update body cannot be applied, and converges without reconnecting", async () => {
     const hub = new Hub(MarketSchema, { stream: "odds" });
     const feed = new OddsFeed({ seed: 10 });

@@ -34,6 +34,14 @@ describe("handshake", () => {
     expect(pair.client.state).toBe("open");
   });
 
+  it("announces an unlimited message size (Infinity) as the largest uint32", () => {
+    const pair = new SessionPair({ server: { limits: { maxMessageBytes: Number.POSITIVE_INFINITY } } });
+    pair.run();
+    const welcome = pair.clientOf("welcome");
+    expect(welcome).toHaveLength(1);
+    expect(welcome[0]!.maxMessageBytes).toBe(0xffff_ffff);
+  });
+
   it("picks the first offered version the server speaks", () => {
     const pair = new SessionPair({ client: { versions: [7, 1] } });
     pair.run();
