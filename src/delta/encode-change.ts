@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { type DescMessage, type MessageShape, toBinary } from "@bufbuild/protobuf";
+import { type DescMessage, type MessageShape, ScalarType, toBinary } from "@bufbuild/protobuf";
 import { type ReflectMessage, reflect } from "@bufbuild/protobuf/reflect";
 import { type DiffOptions, diff } from "./patch-write.js";
 
@@ -35,21 +35,63 @@ export function encodeChange<Desc extends DescMessage>(
   options?: Partial<DiffOptions>,
 ): Change {
   const patch = diff(schema, base, target, options);
-  if (patch.length < fullSizeLowerBound(reflect(schema, target, false))) {
+  if (patch.length < fullSizeLowerBound(schema, target as unknown as Record<string, unknown>)) {
     return { kind: "patch", body: patch };
   }
   const full = toBinary(schema, target);
   return patch.length < full.length ? { kind: "patch", body: patch } : { kind: "full", body: full };
 }
 
+/** FeatureSet.FieldPresence.IMPLICIT. */
+const IMPLICIT = 2;
+
 /**
  * A lower bound of a message's encoded size: each set field takes a tag and at
  * least one byte, strings at least one byte per UTF-16 unit, lists and maps at
- * least one byte per element.
+ * least one byte per element. Fields with implicit presence outside oneofs
+ * are read from the message's own properties (the odds market's five fields,
+ * on every tick); the rest through reflection.
  */
-function fullSizeLowerBound(rm: ReflectMessage): number {
+function fullSizeLowerBound(desc: DescMessage, m: Record<string, unknown>): number {
   let size = 0;
-  for (const field of rm.desc.fields) {
+  let rm: ReflectMessage | undefined;
+  for (const field of desc.fields) {
+    if (field.oneof === undefined && field.presence === IMPLICIT) {
+      const v = m[field.localName];
+      switch (field.fieldKind) {
+        case "list":
+          if (Array.isArray(v)) {
+            if (v.length > 0) size += 1 + v.length;
+            continue;
+          }
+          break;
+        case "enum":
+          if (typeof v === "number") {
+            if (v !== field.enum.values[0]!.number) size += 2;
+            continue;
+          }
+          break;
+        case "scalar":
+          if (typeof v === "string" && field.scalar === ScalarType.STRING) {
+            if (v.length > 0) size += 2 + v.length;
+            continue;
+          }
+          if (typeof v === "bigint" || typeof v === "boolean") {
+            if (v) size += 2;
+            continue;
+          }
+          if (
+            typeof v === "number" &&
+            field.scalar !== ScalarType.DOUBLE &&
+            field.scalar !== ScalarType.FLOAT
+          ) {
+            if (v !== 0) size += 2;
+            continue;
+          }
+          break;
+      }
+    }
+    if (rm === undefined) rm = reflect(desc, m as never, false);
     if (!rm.isSet(field)) continue;
     switch (field.fieldKind) {
       case "list":
