@@ -120,7 +120,9 @@ export class Replica<Desc extends DescMessage> implements Iterable<ReplicaEntry<
    * (DF_ERR_HASH_MISMATCH). Throws, with the key unchanged, the patch errors of
    * {@link apply} for a bad patch and DF_ERR_DECODE for a full value that does
    * not decode, DF_ERR_DEPTH for one nested deeper than maxDepth (unknown
-   * fields in full values are dropped).
+   * fields in full values are dropped). A patched value shares the
+   * sub-messages, lists and maps that the patch did not reach with the value
+   * it replaced ({@link apply}): treat values as immutable.
    */
   applyUpdate(update: ReplicaUpdate): ReplicaResult<MessageShape<Desc>> {
     const { key } = update;
