@@ -66,6 +66,11 @@ function isU32(v: unknown): v is number {
 
 /** Writes a uint32 varint at `p`; returns the position after it. */
 function writeU32(out: Uint8Array, p: number, v: number): number {
+  // Most values here (tags' payloads, lengths, key ids of small feeds) take one byte.
+  if (v < 0x80) {
+    out[p] = v;
+    return p + 1;
+  }
   while (v > 0x7f) {
     out[p++] = (v & 0x7f) | 0x80;
     v >>>= 7;
@@ -182,7 +187,10 @@ function bindingSize(b: KeyBinding): number {
 /**
  * Returns the output of a frame whose body (field tag `bodyTag`) takes
  * `bodySize` bytes, with the tag and length written: the body goes in the
- * last `bodySize` bytes.
+ * last `bodySize` bytes. One exact allocation per frame: `toBinary` grows a
+ * 128-byte buffer, reserves one byte per length prefix (shifting the payload
+ * when it is longer) and copies the result out, which costs more than
+ * sizing twice for frames this small.
  */
 function frameOf(bodyTag: number, bodySize: number): Uint8Array {
   const out = new Uint8Array(1 + u32Size(bodySize) + bodySize);
