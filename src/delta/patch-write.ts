@@ -346,8 +346,29 @@ function varintSizeOfNumber(n: number): number {
 }
 
 /** ADD of a zigzag delta below 2^32 (written as uint32: the same bytes as sint64). */
-function addOp(field: DescField, zigzag: number, ctx: WriteContext): Uint8Array {
-  return ctx.w.uint32(header(field, PatchOp.ADD)).uint32(zigzag).finish();
+function addOp(field: DescField, zigzag: number): Uint8Array {
+  const h = header(field, PatchOp.ADD);
+  const out = new Uint8Array(varint32Size(h) + varint32Size(zigzag));
+  putVarint32(out, putVarint32(out, 0, h), zigzag);
+  return out;
+}
+
+/** Writes `value` (0 … 2^32-1) as a varint at `pos`; returns the position after it. */
+function putVarint32(out: Uint8Array, pos: number, value: number): number {
+  let v = value;
+  while (v > 0x7f) {
+    out[pos++] = (v & 0x7f) | 0x80;
+    v = Math.floor(v / 128);
+  }
+  out[pos++] = v;
+  return pos;
+}
+
+/** `op` behind an ELEMENT step (`elementHeader`, `index`), written in one allocation. */
+function elementChain(elementHeader: number, index: number, op: Uint8Array): Uint8Array {
+  const out = new Uint8Array(varint32Size(elementHeader) + varint32Size(index) + op.length);
+  out.set(op, putVarint32(out, putVarint32(out, 0, elementHeader), index));
+  return out;
 }
 
 function setScalarOp(
@@ -382,7 +403,7 @@ function diffInt32(
     const addSize = varint32Size(zigzag);
     const setSize = scalarSize(field.scalar, bv);
     if (addSize < setSize || (addSize === setSize && ctx.options.preferAdd)) {
-      ops.push(addOp(field, zigzag, ctx));
+      ops.push(addOp(field, zigzag));
       return;
     }
   }
@@ -420,7 +441,7 @@ function diffInt64(
         : scalarSize(field.scalar, bv);
     if (addSize < setSize || (addSize === setSize && ctx.options.preferAdd)) {
       ops.push(
-        small ? addOp(field, zigzag, ctx) : ctx.w.uint32(header(field, PatchOp.ADD)).sint64(delta).finish(),
+        small ? addOp(field, zigzag) : ctx.w.uint32(header(field, PatchOp.ADD)).sint64(delta).finish(),
       );
       return;
     }
@@ -451,8 +472,7 @@ function diffElements(
     const start = chains.length;
     diffLocal(plan, x as Local, y as Local, ctx, chains, undefined, undefined);
     if (chains.length === start) continue;
-    const prefix = ctx.w.uint32(elementHeader).uint32(i).finish();
-    for (let k = start; k < chains.length; k++) chains[k] = prefixed(prefix, chains[k]!);
+    for (let k = start; k < chains.length; k++) chains[k] = elementChain(elementHeader, i, chains[k]!);
   }
   if (chains.length === 0) return;
   const chainSize = opsSize(chains);
@@ -464,13 +484,6 @@ function diffElements(
   const set = setListOp(field, reflect(field.parent, target as never, false).get(field) as ReflectList, ctx);
   if (chainSize < set.length) for (const op of chains) ops.push(op);
   else ops.push(set);
-}
-
-function prefixed(prefix: Uint8Array, op: Uint8Array): Uint8Array {
-  const chained = new Uint8Array(prefix.length + op.length);
-  chained.set(prefix, 0);
-  chained.set(op, prefix.length);
-  return chained;
 }
 
 /**
