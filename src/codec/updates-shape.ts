@@ -68,35 +68,79 @@ function readHeader(bytes: Uint8Array, at: number, next: number): number {
   return value;
 }
 
-interface Split {
-  shape: string;
-  shapeBytes: Uint8Array;
-  operands: Uint8Array;
-}
-
-/** Splits a patch into headers and operands, or returns undefined when it has other operations. */
-function split(patch: Uint8Array): Split | undefined {
-  if (patch.length === 0) return undefined;
-  const headers: number[] = [];
-  const operands: number[] = [];
-  let at = 0;
-  while (at < patch.length) {
-    const next = skipVarint(patch, at, patch.length, true);
-    if (next < 0) return undefined;
-    const kind = patch[at]! & 7;
-    for (let i = at; i < next; i++) headers.push(patch[i]!);
+/**
+ * Scans a patch in `bytes[start, end)`: returns the FNV-1a hash of its
+ * operation headers, or -1 when it cannot be shaped (another operation kind,
+ * a non-canonical header, a truncated operand, or an empty patch). Sets
+ * `scanOut[0]` to the headers' byte count and `scanOut[1]` to the operands'.
+ * Allocates nothing: packing runs for every update a session sends.
+ */
+const scanOut = new Int32Array(2);
+function scan(bytes: Uint8Array, start: number, end: number): number {
+  if (start === end) return -1;
+  let hash = 0x811c9dc5;
+  let headerBytes = 0;
+  let at = start;
+  while (at < end) {
+    const next = skipVarint(bytes, at, end, true);
+    if (next < 0) return -1;
+    const kind = bytes[at]! & 7;
+    for (let i = at; i < next; i++) hash = Math.imul(hash ^ bytes[i]!, 0x01000193);
+    headerBytes += next - at;
     at = next;
     if (kind === OP_ADD || kind === OP_ELEMENT) {
-      const end = skipVarint(patch, at, patch.length, false);
-      if (end < 0) return undefined;
-      for (let i = at; i < end; i++) operands.push(patch[i]!);
-      at = end;
+      const operandEnd = skipVarint(bytes, at, end, false);
+      if (operandEnd < 0) return -1;
+      at = operandEnd;
     } else if (kind !== OP_CLEAR && kind !== OP_DESCEND) {
-      return undefined;
+      return -1;
     }
   }
-  const shapeBytes = Uint8Array.from(headers);
-  return { shape: String.fromCharCode(...headers), shapeBytes, operands: Uint8Array.from(operands) };
+  scanOut[0] = headerBytes;
+  scanOut[1] = end - start - headerBytes;
+  return hash >>> 0;
+}
+
+/** True when the patches at `a` and `b` (both scanned as shapeable) have the same operation headers. */
+function sameHeaders(bytes: Uint8Array, a: number, aEnd: number, b: number, bEnd: number): boolean {
+  while (a < aEnd && b < bEnd) {
+    const na = skipVarint(bytes, a, aEnd, true);
+    const nb = skipVarint(bytes, b, bEnd, true);
+    if (na - a !== nb - b) return false;
+    for (let i = 0; i < na - a; i++) if (bytes[a + i] !== bytes[b + i]) return false;
+    const kind = bytes[a]! & 7;
+    a = na;
+    b = nb;
+    if (kind === OP_ADD || kind === OP_ELEMENT) {
+      a = skipVarint(bytes, a, aEnd, false);
+      b = skipVarint(bytes, b, bEnd, false);
+    }
+  }
+  return a === aEnd && b === bEnd;
+}
+
+/** Copies the headers (`headers`) or the operands of the shapeable patch at `bytes[start, end)` to `out` at `w`. */
+function copyParts(
+  bytes: Uint8Array,
+  start: number,
+  end: number,
+  out: Uint8Array,
+  w: number,
+  headers: boolean,
+): number {
+  let at = start;
+  while (at < end) {
+    const next = skipVarint(bytes, at, end, true);
+    const kind = bytes[at]! & 7;
+    if (headers) for (let i = at; i < next; i++) out[w++] = bytes[i]!;
+    at = next;
+    if (kind === OP_ADD || kind === OP_ELEMENT) {
+      const operandEnd = skipVarint(bytes, at, end, false);
+      if (!headers) for (let i = at; i < operandEnd; i++) out[w++] = bytes[i]!;
+      at = operandEnd;
+    }
+  }
+  return w;
 }
 
 /**
@@ -108,63 +152,79 @@ function split(patch: Uint8Array): Split | undefined {
 export function packUpdates(updates: Updates): Updates {
   if (updates.shapes.length > 0) return updates;
   const n = updates.sizes.length;
-  const splits: (Split | undefined)[] = new Array(n);
-  const offsets: number[] = new Array(n);
-  const gain = new Map<string, number>();
+  const bodies = updates.bodies;
+  const starts = new Int32Array(n);
+  const ends = new Int32Array(n);
+  // Per update: its candidate shape (an index into the representatives), or -1.
+  const shapeOf = new Int32Array(n).fill(-1);
+  const operandBytes = new Int32Array(n);
+  const representatives: number[] = [];
+  const headerBytes: number[] = [];
+  const gains: number[] = [];
+  const byHash = new Map<number, number>();
   let at = 0;
   for (let i = 0; i < n; i++) {
     const size = updates.sizes[i]!;
     const kind = size & 3;
     const len = kind === KIND_SHAPED ? 0 : Math.floor(size / 4);
-    offsets[i] = at;
-    if (kind === KIND_PATCH) {
-      const s = split(updates.bodies.subarray(at, at + len));
-      splits[i] = s;
-      if (s) gain.set(s.shape, (gain.get(s.shape) ?? 0) + varintSize(size) + len - s.operands.length - 1);
-    }
+    starts[i] = at;
+    ends[i] = at + len;
     at += len;
-  }
-  // A shape costs its table entry once (tag, length, headers); keep it only when its uses save more.
-  const index = new Map<string, number>();
-  const shapes: Uint8Array[] = [];
-  for (let i = 0; i < n; i++) {
-    const s = splits[i];
-    if (!s || index.has(s.shape)) continue;
-    const cost = 1 + varintSize(s.shapeBytes.length) + s.shapeBytes.length;
-    // The gain above assumed a one-byte sizes entry; shape indexes from 32 on take two.
-    const usesPenalty = shapes.length >= 32 ? 1 : 0;
-    if (gain.get(s.shape)! - usesPenalty > cost) {
-      index.set(s.shape, shapes.length);
-      shapes.push(s.shapeBytes);
+    if (kind !== KIND_PATCH || at > bodies.length) continue;
+    const hash = scan(bodies, starts[i]!, ends[i]!);
+    if (hash < 0) continue;
+    let candidate = byHash.get(hash);
+    if (candidate === undefined) {
+      candidate = representatives.length;
+      byHash.set(hash, candidate);
+      representatives.push(i);
+      headerBytes.push(scanOut[0]!);
+      gains.push(0);
+    } else {
+      const r = representatives[candidate]!;
+      // A hash collision between different shapes: leave this patch plain.
+      if (!sameHeaders(bodies, starts[i]!, ends[i]!, starts[r]!, ends[r]!)) continue;
     }
+    shapeOf[i] = candidate;
+    operandBytes[i] = scanOut[1]!;
+    gains[candidate]! += varintSize(size) + len - scanOut[1]! - 1;
+  }
+  if (representatives.length === 0) return updates;
+  // A shape costs its table entry once (tag, length, headers); keep it only when its uses save more.
+  const indexOf = new Int32Array(representatives.length).fill(-1);
+  const shapes: Uint8Array[] = [];
+  for (let c = 0; c < representatives.length; c++) {
+    const cost = 1 + varintSize(headerBytes[c]!) + headerBytes[c]!;
+    // The gains assumed a one-byte sizes entry; shape indexes from 32 on take two.
+    const usesPenalty = shapes.length >= 32 ? 1 : 0;
+    if (gains[c]! - usesPenalty <= cost) continue;
+    const r = representatives[c]!;
+    const shape = new Uint8Array(headerBytes[c]!);
+    copyParts(bodies, starts[r]!, ends[r]!, shape, 0, true);
+    indexOf[c] = shapes.length;
+    shapes.push(shape);
   }
   if (shapes.length === 0) return updates;
   const sizes: number[] = new Array(n);
-  const parts: Uint8Array[] = [];
   let total = 0;
   for (let i = 0; i < n; i++) {
-    const s = splits[i];
-    const shapeIndex = s ? index.get(s.shape) : undefined;
-    if (s && shapeIndex !== undefined) {
-      sizes[i] = shapeIndex * 4 + KIND_SHAPED;
-      parts.push(s.operands);
-      total += s.operands.length;
+    const c = shapeOf[i]!;
+    total += c >= 0 && indexOf[c]! >= 0 ? operandBytes[i]! : ends[i]! - starts[i]!;
+  }
+  const out = new Uint8Array(total);
+  let w = 0;
+  for (let i = 0; i < n; i++) {
+    const c = shapeOf[i]!;
+    if (c >= 0 && indexOf[c]! >= 0) {
+      sizes[i] = indexOf[c]! * 4 + KIND_SHAPED;
+      w = copyParts(bodies, starts[i]!, ends[i]!, out, w, false);
     } else {
-      const size = updates.sizes[i]!;
-      sizes[i] = size;
-      const len = Math.floor(size / 4);
-      const body = updates.bodies.subarray(offsets[i]!, offsets[i]! + ((size & 3) === KIND_SHAPED ? 0 : len));
-      parts.push(body);
-      total += body.length;
+      sizes[i] = updates.sizes[i]!;
+      out.set(bodies.subarray(starts[i]!, ends[i]!), w);
+      w += ends[i]! - starts[i]!;
     }
   }
-  const bodies = new Uint8Array(total);
-  let w = 0;
-  for (const p of parts) {
-    bodies.set(p, w);
-    w += p.length;
-  }
-  return create(UpdatesSchema, { ...updates, sizes, bodies, shapes });
+  return create(UpdatesSchema, { ...updates, sizes, bodies: out, shapes });
 }
 
 function invalid(message: string, details: Record<string, unknown>): never {
