@@ -24,8 +24,10 @@ export interface DecodeOptions {
  * Returns the protobuf bytes of one `deltaframe.v1.Frame`, identical to
  * protobuf-es `toBinary(FrameSchema, frame)`. Hot frames (updates, event,
  * ack, ping, pong) go through a hand-written writer (fast-write.ts), the
- * others through `toBinary`. Does not validate the frame (see
- * {@link validateFrame}).
+ * others through `toBinary`, as are frames carrying unknown fields or
+ * values outside their field's type, so errors are `toBinary`'s too. The
+ * result is a new array of exactly the frame's size, never a view into a
+ * shared buffer. Does not validate the frame (see {@link validateFrame}).
  */
 export function encodeFrame(frame: Frame): Uint8Array {
   return writeHotFrame(frame) ?? toBinary(FrameSchema, frame);
