@@ -11,8 +11,10 @@
  * shallow copy of the base's root, and every message, list and map on the
  * path of an operation is shallow-copied once (the `owned` set remembers which
  * objects of the result are already copies); everything the patch does not
- * reach is shared with the base. The differential tests compare the result
- * with {@link applyReference}, which deep-clones.
+ * reach is shared with the base: on the odds workload this takes a tick's
+ * apply from about 3× to about 0.25× the cost of decoding the whole market
+ * (bench/delta.bench.ts, tick-apply). The differential tests compare the
+ * result with {@link applyReference}, which deep-clones.
  *
  * @module
  */

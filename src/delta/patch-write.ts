@@ -159,18 +159,20 @@ function pushPrefixed(out: Ops, prefix: Uint8Array, ops: Ops): void {
  * arithmetic. Every other field, and any value of an unexpected type, takes
  * the general path: `fieldLocalEqual`, then reflection.
  */
-enum Mode {
+const Mode = {
   /** Anything else: the general path. */
-  Other,
+  Other: 0,
   /** Implicit presence, outside oneofs, 32-bit integer (held as a number). */
-  Int32,
+  Int32: 1,
   /** Implicit presence, outside oneofs, 64-bit integer held as a bigint. */
-  Int64,
+  Int64: 2,
   /** Implicit presence, outside oneofs, a value compared exactly by `===` (string, bool, enum). */
-  Same,
+  Same: 3,
   /** Repeated message held as message objects (not Struct). */
-  MessageList,
-}
+  MessageList: 4,
+} as const;
+
+type Mode = (typeof Mode)[keyof typeof Mode];
 
 interface FieldStep {
   readonly field: DescField;
