@@ -172,7 +172,7 @@ describe(`bandwidth on the reference workload (${TICKS} ticks, seed ${SEED})`, (
     }).toMatchInlineSnapshot(`
       {
         "deflated": 434972,
-        "deltaframe": 102887,
+        "deltaframe": 100978,
         "jsonChangedBytes": 2170587,
         "jsonMarket": 16951222,
         "messages": 478,

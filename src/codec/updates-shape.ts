@@ -205,6 +205,7 @@ export function packUpdates(updates: Updates): Updates {
     shapes.push(shape);
   }
   if (shapes.length === 0) return updates;
+  const table = shapeTable(shapes, indexOf);
   const sizes: number[] = new Array(n);
   let total = 0;
   for (let i = 0; i < n; i++) {
@@ -224,7 +225,51 @@ export function packUpdates(updates: Updates): Updates {
       w += ends[i]! - starts[i]!;
     }
   }
-  return create(UpdatesSchema, { ...updates, sizes, bodies: out, shapes });
+  return create(UpdatesSchema, { ...updates, sizes, bodies: out, shapes: table });
+}
+
+/**
+ * Orders the kept shapes shortest first (renumbering `indexOf`, which maps
+ * candidates to shape indexes) and writes each shape that starts with an
+ * earlier one as a reference to it: `0x00`, the earlier shape's index, then
+ * the remaining headers (docs/protocol.md §6.3). On a numeric feed the shape
+ * for "n list elements changed" then costs one element's headers, not n.
+ */
+function shapeTable(shapes: Uint8Array[], indexOf: Int32Array): Uint8Array[] {
+  const order = shapes.map((_, i) => i).sort((a, b) => shapes[a]!.length - shapes[b]!.length || a - b);
+  const newIndex = new Int32Array(shapes.length);
+  for (let i = 0; i < order.length; i++) newIndex[order[i]!] = i;
+  for (let c = 0; c < indexOf.length; c++) if (indexOf[c]! >= 0) indexOf[c] = newIndex[indexOf[c]!]!;
+  const sorted = order.map((i) => shapes[i]!);
+  const table: Uint8Array[] = [];
+  for (let s = 0; s < sorted.length; s++) {
+    const shape = sorted[s]!;
+    let best = -1;
+    for (let j = 0; j < s; j++) {
+      const prefix = sorted[j]!;
+      if (prefix.length >= shape.length || (best >= 0 && prefix.length <= sorted[best]!.length)) continue;
+      let same = true;
+      for (let i = 0; i < prefix.length && same; i++) same = prefix[i] === shape[i];
+      if (same) best = j;
+    }
+    if (best >= 0 && 1 + varintSize(best) < sorted[best]!.length) {
+      const rest = shape.subarray(sorted[best]!.length);
+      const out = new Uint8Array(1 + varintSize(best) + rest.length);
+      let w = 1;
+      for (let v = best; ; v = Math.floor(v / 128)) {
+        if (v < 0x80) {
+          out[w++] = v;
+          break;
+        }
+        out[w++] = (v & 0x7f) | 0x80;
+      }
+      out.set(rest, w);
+      table.push(out);
+    } else {
+      table.push(shape);
+    }
+  }
+  return table;
 }
 
 function invalid(message: string, details: Record<string, unknown>): never {
@@ -245,10 +290,40 @@ function invalid(message: string, details: Record<string, unknown>): never {
 export function unpackUpdates(updates: Updates, limits: Partial<Limits> | Readonly<Limits> = {}): Updates {
   const n = updates.sizes.length;
   const lim = resolveLimits(limits as Partial<Limits>);
+  // Shapes that extend an earlier one (0x00, its index, more headers) are expanded first, within the bytes limit.
+  const expanded: Uint8Array[] = [];
+  let expandedBytes = 0;
+  for (let s = 0; s < updates.shapes.length; s++) {
+    const raw = updates.shapes[s]!;
+    if (raw.length === 0 || raw[0] !== 0) {
+      expanded.push(raw);
+      continue;
+    }
+    const next = skipVarint(raw, 1, raw.length, false);
+    if (next < 0) invalid(`shape ${s} has a truncated reference`, { shape: s });
+    const base = readHeader(raw, 1, next);
+    if (base >= s) invalid(`shape ${s} extends shape ${base}, which does not precede it`, { shape: s, base });
+    const prefix = expanded[base]!;
+    const size = prefix.length + raw.length - next;
+    expandedBytes += size;
+    if (expandedBytes > lim.maxBytesFieldBytes) {
+      throw new DeltaframeError(
+        "DF_ERR_BYTES_TOO_LONG",
+        "cannot unpack updates: expanded shapes are too large",
+        {
+          limit: lim.maxBytesFieldBytes,
+        },
+      );
+    }
+    const shape = new Uint8Array(size);
+    shape.set(prefix);
+    shape.set(raw.subarray(next), prefix.length);
+    expanded.push(shape);
+  }
   // Each shape's operand count, checked once.
   const operandCounts: number[] = [];
-  for (let s = 0; s < updates.shapes.length; s++) {
-    const shape = updates.shapes[s]!;
+  for (let s = 0; s < expanded.length; s++) {
+    const shape = expanded[s]!;
     let at = 0;
     let ops = 0;
     let operands = 0;
@@ -288,7 +363,7 @@ export function unpackUpdates(updates: Updates, limits: Partial<Limits> | Readon
     const value = Math.floor(size / 4);
     starts[i] = at;
     if (kind === KIND_SHAPED) {
-      const shape = updates.shapes[value];
+      const shape = expanded[value];
       if (shape === undefined)
         invalid(`update ${i} names shape ${value} of ${updates.shapes.length}`, { index: i });
       for (let k = 0; k < operandCounts[value]!; k++) {
@@ -330,7 +405,7 @@ export function unpackUpdates(updates: Updates, limits: Partial<Limits> | Readon
       sizes[i] = size;
       continue;
     }
-    const shape = updates.shapes[Math.floor(size / 4)]!;
+    const shape = expanded[Math.floor(size / 4)]!;
     const begin = w;
     let r = starts[i]!;
     let h = 0;

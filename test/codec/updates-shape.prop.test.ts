@@ -134,6 +134,57 @@ describe("shaped patches", () => {
     }
   });
 
+  test("shapes that extend an earlier shape are written as references and restored exactly", () => {
+    // Three patches changing 1, 2 and 3 elements of field 5 (ELEMENT i, ADD on field 3), twice each.
+    const patch = (elements: number) =>
+      Uint8Array.from([0x22, 0x10, ...Array.from({ length: elements }, (_, i) => [0x2c, i, 0x1a, 2]).flat()]);
+    const items = [3, 1, 2, 3, 1, 2].map((k) => ({ kind: 1, body: patch(k) }));
+    const original = updatesOf(items);
+    const packed = packUpdates(original);
+    // Shortest first; the longer two extend the one before them: 0x00, its index, one more element's headers.
+    expect(packed.shapes.map((s) => Buffer.from(s).toString("hex"))).toEqual([
+      "222c1a",
+      "00002c1a",
+      "00012c1a",
+    ]);
+    const restored = unpackUpdates(packed);
+    expect(restored.sizes).toEqual(original.sizes);
+    expect(restored.bodies).toEqual(original.bodies);
+  });
+
+  test("a shape may only extend a shape before it", () => {
+    const u = create(UpdatesSchema, {
+      alias: 1,
+      keyIds: [0],
+      sizes: [3],
+      bodies: Uint8Array.from([1]),
+      shapes: [Uint8Array.from([0x00, 0x00, 0x1a])],
+    });
+    try {
+      unpackUpdates(u);
+      expect.unreachable();
+    } catch (error) {
+      expect(isDeltaframeError(error, "DF_ERR_FRAME_INVALID")).toBe(true);
+      expect((error as { closeCode: number }).closeCode).toBe(1002);
+    }
+  });
+
+  test("a chain of extending shapes cannot make unpacking allocate past the bytes limit", () => {
+    // Each shape doubles nothing but adds its predecessor: 2,000 shapes of 4 bytes expand to ~8 MB in all.
+    const shapes = [new Uint8Array(1000).fill(0x0b)];
+    for (let s = 1; s < 2000; s++) {
+      const ref = s < 128 ? [s - 1] : [((s - 1) & 0x7f) | 0x80, (s - 1) >> 7];
+      shapes.push(Uint8Array.from([0x00, ...ref, 0x0b]));
+    }
+    const u = create(UpdatesSchema, { alias: 1, keyIds: [0], sizes: [3], shapes });
+    try {
+      unpackUpdates(u, { maxBytesFieldBytes: 1 << 20 });
+      expect.unreachable();
+    } catch (error) {
+      expect(isDeltaframeError(error, "DF_ERR_BYTES_TOO_LONG")).toBe(true);
+    }
+  });
+
   test("a shape over maxPatchOps is refused", () => {
     const u = create(UpdatesSchema, {
       alias: 1,
