@@ -194,6 +194,9 @@ function checkSubscribeOptions(o: SubscribeOptions, operation: string): void {
 
 const KINDS: readonly ChangeKind[] = ["full", "patch", "remove"];
 
+/** Largest stream offset (uint64). */
+const MAX_UINT64 = (1n << 64n) - 1n;
+
 /**
  * One connection's client-side protocol state. Call `connect` to queue the
  * hello; feed transport messages and time; drain `pollTransmit`, `pollEvent`,
@@ -819,7 +822,8 @@ export class ClientSession extends Endpoint<ClientState, ClientTrigger, ClientEv
       if (b.keyId === 0) throw new DeltaframeError("DF_ERR_PROTOCOL", "cannot handle updates: key id 0");
       this.bind(sub, b.keyId, b.key);
     }
-    let version = u.firstOffset;
+    // first_offset 0 is implicit: the lane's next expected offset (liveAlias has checked that the lane started).
+    let version = u.firstOffset === 0n ? sub.expected : u.firstOffset;
     let pos = 0;
     for (let i = 0; i < u.keyIds.length; i++) {
       if (i > 0) version += u.steps.length === 0 ? 1n : u.steps[i - 1]!;
@@ -831,6 +835,11 @@ export class ClientSession extends Endpoint<ClientState, ClientTrigger, ClientEv
       if (key === undefined) {
         throw new DeltaframeError("DF_ERR_KEY_UNKNOWN", "cannot handle updates: key id not bound", {
           keyId: u.keyIds[i],
+        });
+      }
+      if (version > MAX_UINT64) {
+        throw new DeltaframeError("DF_ERR_SEQUENCE", "cannot handle updates: version overflows uint64", {
+          version,
         });
       }
       this.credit1(1, size);

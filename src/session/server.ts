@@ -177,6 +177,11 @@ interface Sub {
   lastSentAt: Map<string, number>;
   /** Published items at or below this offset are already covered. */
   lastPublished: bigint;
+  /**
+   * Last live-lane offset the client has been sent (update, event, or the lane's start offset); undefined until the
+   * lane starts. An `Updates` run whose first version is one more omits `first_offset` (docs/protocol.md §6.1).
+   */
+  seen: bigint | undefined;
   sync: Sync | undefined;
   resyncAll: boolean;
   resyncKeys: Set<string>;
@@ -722,6 +727,7 @@ export class ServerSession extends Endpoint<ServerState, ServerTrigger, ServerEv
       eventsHead: 0,
       lastSentAt: new Map(),
       lastPublished: latest,
+      seen: undefined,
       sync: undefined,
       resyncAll: false,
       resyncKeys: new Set(),
@@ -776,6 +782,8 @@ export class ServerSession extends Endpoint<ServerState, ServerTrigger, ServerEv
     );
     this.emit({ type: "subscribed", stream: s.stream, alias, mode });
     if (mode === SyncMode.REPLAY) {
+      // The lane starts at the Subscribed offset.
+      sub.seen = offset;
       for (const e of replay ?? []) this.enqueue(sub, e, now);
     } else if (mode === SyncMode.CATCH_UP) {
       const keys: string[] = [];
@@ -945,6 +953,7 @@ export class ServerSession extends Endpoint<ServerState, ServerTrigger, ServerEv
     this.flushSkipped(sub);
     this.closeRun();
     this.charge(e.payload.length);
+    sub.seen = e.offset;
     this.queue(
       frame({
         case: "event",
@@ -973,9 +982,11 @@ export class ServerSession extends Endpoint<ServerState, ServerTrigger, ServerEv
       run.bodyBytes + body.length > budget
     ) {
       this.closeRun();
+      // Frames go out in the order they are built, so `seen` is what the client has seen before this run.
+      const implicit = sub.seen !== undefined && version === sub.seen + 1n;
       run = {
         sub,
-        updates: create(UpdatesSchema, { alias: sub.alias, firstOffset: version }),
+        updates: create(UpdatesSchema, { alias: sub.alias, firstOffset: implicit ? 0n : version }),
         parts: [],
         bodyBytes: 0,
         last: version - 1n,
@@ -997,6 +1008,7 @@ export class ServerSession extends Endpoint<ServerState, ServerTrigger, ServerEv
     run.parts.push(body);
     run.bodyBytes += body.length;
     run.last = version;
+    sub.seen = version;
     this.charge(body.length);
     if (kind === "remove") sub.held.delete(key);
     else sub.held.set(key, version);
@@ -1191,6 +1203,8 @@ export class ServerSession extends Endpoint<ServerState, ServerTrigger, ServerEv
       }),
     );
     sub.sync = undefined;
+    // The first sync starts the lane at its offset; a later resync leaves the lane where it is.
+    if (sub.seen === undefined) sub.seen = sync.offset;
     return true;
   }
 

@@ -1404,7 +1404,9 @@ export type Updates = Message<"deltaframe.v1.Updates"> & {
   alias: number;
 
   /**
-   * Version (stream offset) of update 0.
+   * Version (stream offset) of update 0; 0 (omitted) means one more than the
+   * last offset the receiver saw on this alias's live lane (update, event, or
+   * the lane's start offset). A sender uses 0 only when that is the version.
    *
    * @generated from field: uint64 first_offset = 2;
    */
@@ -1494,7 +1496,9 @@ export type UpdatesJson = {
   alias?: number;
 
   /**
-   * Version (stream offset) of update 0.
+   * Version (stream offset) of update 0; 0 (omitted) means one more than the
+   * last offset the receiver saw on this alias's live lane (update, event, or
+   * the lane's start offset). A sender uses 0 only when that is the version.
    *
    * @generated from field: uint64 first_offset = 2;
    */
