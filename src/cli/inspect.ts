@@ -88,11 +88,14 @@ function decodeApplicationData(frame: Frame, schema: InspectSchema): JsonValue |
       pos += length;
       const entry: { [k: string]: JsonValue } = {
         keyId: u.keyIds[i] ?? 0,
-        version: version.toString(),
+        // first_offset 0: versions continue from the last offset the receiver saw, which a lone frame does not tell.
+        version: u.firstOffset === 0n ? `last seen + ${version + 1n}` : version.toString(),
         kind: bodyKindName(kind),
       };
       const gap = u.baseGaps[i];
-      if (kind === 1 && gap !== undefined && gap !== 0n) entry.base = (version - gap).toString();
+      if (kind === 1 && gap !== undefined && gap !== 0n) {
+        entry.base = u.firstOffset === 0n ? `last seen + ${version + 1n - gap}` : (version - gap).toString();
+      }
       if (kind === 0) entry.value = decodeWith(schema.value, bytes);
       else if (kind === 1) entry.patch = patchJson(schema.value, bytes);
       out.push(entry);
