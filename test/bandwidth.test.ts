@@ -114,13 +114,14 @@ function deltaframeBytes(all: OddsTick[]): { bytes: number; messages: number } {
       run.bodies.push(change.body);
       if (tick.event) {
         endRun();
+        lastSeen = ++offset;
         frames.push(
           create(FrameSchema, {
             body: {
               case: "event",
               value: {
                 alias: 1,
-                offset: (lastSeen = ++offset),
+                offset: lastSeen,
                 payload: toBinary(MarketStatusChangedSchema, tick.event),
               },
             },
