@@ -17,6 +17,7 @@ import {
   ReconnectPolicy,
   type ReconnectPolicyOptions,
   type ResumeState,
+  resumeStateFor,
   type SubscribeOptions,
 } from "../session/index.js";
 import type { TransportClosedEvent } from "./driver.js";
@@ -347,13 +348,7 @@ export class Follower<Desc extends DescMessage> {
       this.stopped = true;
       return;
     }
-    const state = this.carryPosition(session.resumeState());
-    // 4014: the declared position was refused; declaring it again would be refused again, so start afresh.
-    const subscriptions =
-      event.code === 4014
-        ? state.subscriptions.map((s) => ({ ...s, epoch: 0n, offset: 0n, held: [] }))
-        : state.subscriptions;
-    const resume: ResumeState = decision.resume ? state : { token: undefined, subscriptions };
+    const resume = resumeStateFor(this.carryPosition(session.resumeState()), event, decision);
     this.timer = setTimeout(() => {
       this.timer = undefined;
       this.open(resume);

@@ -23,10 +23,12 @@ export {
 } from "./keyed-source.js";
 export {
   type CloseInfo,
+  DROP_POSITION_CLOSE_CODES,
   DROP_TOKEN_CLOSE_CODES,
   type ReconnectDecision,
   ReconnectPolicy,
   type ReconnectPolicyOptions,
+  resumeStateFor,
   TERMINAL_CLOSE_CODES,
 } from "./reconnect.js";
 export {

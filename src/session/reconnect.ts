@@ -2,11 +2,13 @@
  * When to reconnect after a connection ends: full-jitter exponential backoff
  * (docs/protocol.md §12), honouring the server's hint (`retry_after_ms` +
  * uniform jitter in `[0, jitter_ms)`) and close codes that say "come back
- * later" (1012, 1013) or "not like this" (4002, 4003; 4011–4014 drop the token).
+ * later" (1012, 1013) or "not like this" (4002, 4003; 4011–4014 drop the token;
+ * 4014 also drops the declared positions).
  *
  * @module
  */
 import { DeltaframeError } from "../errors.js";
+import type { ResumeState } from "./client.js";
 
 /** Options of {@link ReconnectPolicy}. */
 export interface ReconnectPolicyOptions {
@@ -42,6 +44,9 @@ export interface ReconnectDecision {
 export const TERMINAL_CLOSE_CODES: readonly number[] = [4002, 4003];
 /** Close codes after which the resume token must not be presented again. */
 export const DROP_TOKEN_CLOSE_CODES: readonly number[] = [4011, 4012, 4013, 4014];
+
+/** Close codes after which the declared positions must be dropped too: the server refused them (4014). */
+export const DROP_POSITION_CLOSE_CODES: readonly number[] = [4014];
 
 /**
  * Decides reconnect delays. Call {@link next} after each connection ends and
@@ -128,4 +133,25 @@ export class ReconnectPolicy {
     this.attempt++;
     return { delayMs, resume };
   }
+}
+
+/**
+ * Returns what the next connection should resume after a connection ended
+ * with `close`, under `decision`: `state` without its token when the token
+ * must be dropped, and with every declared position cleared (a fresh
+ * snapshot) when the server refused the positions.
+ */
+export function resumeStateFor(
+  state: ResumeState,
+  close: CloseInfo,
+  decision: ReconnectDecision,
+): ResumeState {
+  const keepPositions = !DROP_POSITION_CLOSE_CODES.includes(close.code);
+  if (decision.resume && keepPositions) return state;
+  return {
+    token: decision.resume ? state.token : undefined,
+    subscriptions: keepPositions
+      ? state.subscriptions
+      : state.subscriptions.map((s) => ({ ...s, epoch: 0n, offset: 0n, held: [] })),
+  };
 }
