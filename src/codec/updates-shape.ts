@@ -18,6 +18,7 @@ import { create } from "@bufbuild/protobuf";
 import { DeltaframeError } from "../errors.js";
 import { type Frame, type Updates, UpdatesSchema } from "../gen/deltaframe/v1/frames_pb.js";
 import { type Limits, resolveLimits } from "../limits.js";
+import { varintSize, writeVarint } from "./varint.js";
 
 const KIND_FULL = 0;
 const KIND_PATCH = 1;
@@ -30,15 +31,6 @@ const OP_CLEAR = 1;
 const OP_ADD = 2;
 const OP_DESCEND = 3;
 const OP_ELEMENT = 4;
-
-function varintSize(value: number): number {
-  let n = 1;
-  while (value >= 0x80) {
-    value = Math.floor(value / 128);
-    n++;
-  }
-  return n;
-}
 
 /**
  * Reads one varint's extent at `at`; returns the index after it, or -1 when it
@@ -255,15 +247,7 @@ function shapeTable(shapes: Uint8Array[], indexOf: Int32Array): Uint8Array[] {
     if (best >= 0 && 1 + varintSize(best) < sorted[best]!.length) {
       const rest = shape.subarray(sorted[best]!.length);
       const out = new Uint8Array(1 + varintSize(best) + rest.length);
-      let w = 1;
-      for (let v = best; ; v = Math.floor(v / 128)) {
-        if (v < 0x80) {
-          out[w++] = v;
-          break;
-        }
-        out[w++] = (v & 0x7f) | 0x80;
-      }
-      out.set(rest, w);
+      out.set(rest, writeVarint(out, 1, best));
       table.push(out);
     } else {
       table.push(shape);
