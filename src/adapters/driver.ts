@@ -73,6 +73,39 @@ export interface TransportClosedEvent {
   readonly transport: true;
 }
 
+/**
+ * One session running over one socket, as every adapter hands it to the
+ * application: the socket, the session, the driver between them, and a
+ * flush. `S` is the adapter's socket type; each adapter extends this with
+ * its own way to drop the connection (`WsConnection.terminate`,
+ * `WebSocketConnection.abort`).
+ */
+export interface Connection<E extends { readonly type: string }, S = unknown> {
+  /** The socket. */
+  readonly socket: S;
+  /** The session driven over it. */
+  readonly session: DrivenSession<E>;
+  /** The loop that drives it (metrics, flush). */
+  readonly driver: SessionDriver<E>;
+  /** Sends what the session has queued; call after giving the session a command. */
+  flush(): void;
+}
+
+/**
+ * Options every adapter's attach and connect functions take (as a
+ * `Partial`). `C` is the adapter's connection type, which `onEvent`
+ * receives.
+ */
+export interface ConnectionOptions<
+  E extends { readonly type: string },
+  C extends Connection<E> = Connection<E>,
+> {
+  /** Receives every session event, and a {@link TransportClosedEvent} when the socket drops first. */
+  onEvent: (event: E | TransportClosedEvent, connection: C) => void;
+  /** Driver tuning (high-water mark, drain poll interval, clock). Default the driver's defaults. */
+  driver: Partial<DriverOptions>;
+}
+
 /** Options of {@link SessionDriver}. */
 export interface DriverOptions {
   /** Stop draining the session while the socket buffers more than this, in bytes. Default 1 MiB. */

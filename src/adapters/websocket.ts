@@ -13,14 +13,16 @@
  */
 import { DeltaframeError } from "../errors.js";
 import {
+  type Connection,
+  type ConnectionOptions,
   type DrivenSession,
-  type DriverOptions,
   type DriverSocket,
   SessionDriver,
-  type TransportClosedEvent,
 } from "./driver.js";
 
 export {
+  type Connection,
+  type ConnectionOptions,
   type DrivenSession,
   type DriverMetrics,
   type DriverOptions,
@@ -40,28 +42,22 @@ export interface WhatwgWebSocket {
   addEventListener(type: "open" | "message" | "close" | "error", listener: (event: never) => void): void;
 }
 
-/** One session running over one WHATWG WebSocket. */
-export interface WebSocketConnection<E extends { readonly type: string }> {
-  /** The socket. */
-  readonly socket: WhatwgWebSocket;
-  /** The session driven over it. */
-  readonly session: DrivenSession<E>;
-  /** The loop that drives it. */
-  readonly driver: SessionDriver<E>;
-  /** Sends what the session has queued; call after giving the session a command. */
-  flush(): void;
+/** One session running over one WHATWG WebSocket: a {@link Connection} that can also be aborted. */
+export interface WebSocketConnection<E extends { readonly type: string }>
+  extends Connection<E, WhatwgWebSocket> {
   /** Closes the socket without waiting for the session (a dropped connection, for tests). */
   abort(): void;
 }
 
-/** Options of {@link attachWebSocket} and {@link connectWebSocket}. */
-export interface WebSocketConnectionOptions<E extends { readonly type: string }> {
-  /** Receives every session event, and a {@link TransportClosedEvent} when the socket drops first. */
-  onEvent: (event: E | TransportClosedEvent, connection: WebSocketConnection<E>) => void;
+/**
+ * Options of {@link attachWebSocket} and {@link connectWebSocket}: `onEvent`
+ * (which receives the {@link WebSocketConnection}), `driver` tuning, and
+ * `onOpen`.
+ */
+export interface WebSocketConnectionOptions<E extends { readonly type: string }>
+  extends ConnectionOptions<E, WebSocketConnection<E>> {
   /** Called once the socket is open, before the first flush: start the session here. */
   onOpen: (now: number) => void;
-  /** Driver tuning (high-water mark, drain poll interval, clock). */
-  driver: Partial<DriverOptions>;
 }
 
 /** Returns a close code a script may pass to `WebSocket.close`: 1000 or 3000–4999. */

@@ -17,14 +17,16 @@ import { type RawData, WebSocket, WebSocketServer } from "ws";
 import type { Limits } from "../limits.js";
 import { resolveLimits } from "../limits.js";
 import {
+  type Connection,
+  type ConnectionOptions,
   type DrivenSession,
-  type DriverOptions,
   type DriverSocket,
   SessionDriver,
-  type TransportClosedEvent,
 } from "./driver.js";
 
 export {
+  type Connection,
+  type ConnectionOptions,
   type DrivenSession,
   type DriverMetrics,
   type DriverOptions,
@@ -34,27 +36,18 @@ export {
   type TransportClosedEvent,
 } from "./driver.js";
 
-/** One session running over one `ws` socket. */
-export interface WsConnection<E extends { readonly type: string }> {
-  /** The socket. */
-  readonly socket: WebSocket;
-  /** The session driven over it. */
-  readonly session: DrivenSession<E>;
-  /** The loop that drives it (metrics, flush). */
-  readonly driver: SessionDriver<E>;
-  /** Sends what the session has queued; call after giving the session a command. */
-  flush(): void;
+/** One session running over one `ws` socket: a {@link Connection} that can also be terminated. */
+export interface WsConnection<E extends { readonly type: string }> extends Connection<E, WebSocket> {
   /** Destroys the TCP connection at once, without a close handshake (tests, chaos). */
   terminate(): void;
 }
 
-/** Options of {@link attachWs} and {@link connectWs}. */
-export interface WsConnectionOptions<E extends { readonly type: string }> {
-  /** Receives every session event, and a {@link TransportClosedEvent} when the socket drops first. */
-  onEvent: (event: E | TransportClosedEvent, connection: WsConnection<E>) => void;
-  /** Driver tuning (high-water mark, clock). */
-  driver: Partial<DriverOptions>;
-}
+/**
+ * Options of {@link attachWs} and {@link connectWs}: `onEvent` (which
+ * receives the {@link WsConnection}) and `driver` tuning.
+ */
+export interface WsConnectionOptions<E extends { readonly type: string }>
+  extends ConnectionOptions<E, WsConnection<E>> {}
 
 interface InternalSocket {
   _socket?: {
