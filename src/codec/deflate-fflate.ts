@@ -7,7 +7,10 @@
  * 258-byte match per 2 bits), so a stream of `n` bytes inflates to at most
  * `n × 1032` bytes. Inputs whose worst case exceeds `maxWorkBytes` are
  * refused before inflating (`DF_ERR_INFLATE_TOO_LARGE`); the output length is
- * then checked exactly against the declared length.
+ * then checked exactly against the declared length. The deflater states that
+ * input bound as `maxCompressedBytes`, and a `ClientSession` that asks for
+ * compression with it advertises a message size the bound can read
+ * (`maxCompressedBytes + 2`: 65,029 bytes by default).
  *
  * @module
  */
@@ -23,18 +26,20 @@ export interface FflateDeflaterOptions {
   /** Compression level, 1 (fastest) to 9 (smallest). Default 6. */
   level: 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 9;
   /**
-   * Most bytes one inflate may produce in the worst case (`input × 1032`);
-   * larger inputs are refused. Default 64 MiB, which admits compressed
-   * messages up to 65,029 bytes: peers using this deflater should advertise
-   * `Hello.max_message_bytes` at or below that.
+   * Most bytes one inflate may produce in the worst case (`input × 1032`),
+   * in bytes; larger inputs are refused. Default 64 MiB, which admits
+   * 65,027 bytes of deflate data (`maxCompressedBytes`), so any compressed
+   * message up to 65,029 bytes. A `ClientSession` using this deflater with
+   * `CAPABILITY_DEFLATE` advertises `Hello.max_message_bytes` at most that.
    */
   maxWorkBytes: number;
 }
 
 /**
  * Returns a {@link Deflater} backed by fflate. Inflate refuses inputs longer
- * than `maxWorkBytes / 1032` bytes (`DF_ERR_INFLATE_TOO_LARGE`), so a lying
- * declared length can make it produce at most `maxWorkBytes` bytes.
+ * than `maxWorkBytes / 1032` bytes, rounded down (`DF_ERR_INFLATE_TOO_LARGE`;
+ * the deflater's `maxCompressedBytes`), so a lying declared length can make
+ * it produce at most `maxWorkBytes` bytes.
  */
 export function createFflateDeflater(options: Partial<FflateDeflaterOptions> = {}): Deflater {
   const level = options.level ?? 6;
@@ -42,6 +47,7 @@ export function createFflateDeflater(options: Partial<FflateDeflaterOptions> = {
   const maxInputBytes = Math.floor(maxWorkBytes / MAX_DEFLATE_EXPANSION);
   return {
     name: "fflate",
+    maxCompressedBytes: maxInputBytes,
     deflateRaw(data, dictionary) {
       checkDictionary(dictionary);
       return deflateSync(data, dictionary === undefined ? { level } : { level, dictionary });

@@ -30,6 +30,38 @@ export interface Deflater {
    * the work for an input this large).
    */
   inflateRaw(data: Uint8Array, declaredLength: number, dictionary?: Uint8Array): Uint8Array;
+  /**
+   * Largest raw deflate input, in bytes, that {@link inflateRaw} accepts
+   * (longer input: `DF_ERR_INFLATE_TOO_LARGE`); undefined when there is no
+   * such bound (node:zlib, which caps the output instead). A receiver that
+   * inflates with a bounded deflater advertises at most
+   * {@link maxReadableMessageBytes} as its message size, so that no peer
+   * sends it a compressed message it cannot read.
+   */
+  readonly maxCompressedBytes?: number;
+}
+
+/**
+ * Fewest bytes a compressed transport message spends before its deflate data:
+ * the marker (1 byte) and the declared length, a varint of at least 1 byte
+ * (docs/wire-format.md). Marker 0x02 adds a dictionary index, so this is the
+ * minimum for every compressed form.
+ */
+export const MIN_COMPRESSED_HEADER_BYTES = 2;
+
+/**
+ * Returns the largest transport message, in bytes, whose deflate data
+ * `deflater` is sure to accept: `maxCompressedBytes` plus
+ * {@link MIN_COMPRESSED_HEADER_BYTES}, or `Infinity` when the deflater has no
+ * input bound. Any compressed message up to this size carries at most
+ * `maxCompressedBytes` of deflate data, whatever its declared length. (A
+ * sender that keeps the rule "plain when deflate does not shrink the batch"
+ * always writes a 3-byte declared length for deflate data this large, but
+ * the bound does not rely on it: it costs at most 2 bytes.)
+ */
+export function maxReadableMessageBytes(deflater: Deflater): number {
+  const bound = deflater.maxCompressedBytes;
+  return bound === undefined ? Number.POSITIVE_INFINITY : bound + MIN_COMPRESSED_HEADER_BYTES;
 }
 
 /** Largest preset dictionary, in bytes: the deflate window (32 KiB); a longer one could not be referenced. */

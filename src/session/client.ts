@@ -26,7 +26,8 @@
  * @module
  */
 import { create } from "@bufbuild/protobuf";
-import type { Deflater } from "../codec/index.js";
+import { maxReadableMessageBytes } from "../codec/deflater.js";
+import { type Deflater, defaultDeflater } from "../codec/index.js";
 import { DeltaframeError } from "../errors.js";
 import {
   AckSchema,
@@ -192,6 +193,35 @@ function checkSubscribeOptions(o: SubscribeOptions, operation: string): void {
   }
 }
 
+/**
+ * Returns the `Hello.max_message_bytes` a client advertises: `limit` (its
+ * `maxMessageBytes`; 0 on the wire for unlimited, at most 2^32 - 1), lowered
+ * to `maxReadableMessageBytes(deflater)` when it offers CAPABILITY_DEFLATE or
+ * CAPABILITY_DICTIONARY and its deflater (the codec's default when none is
+ * given: fflate outside Node) accepts only so much deflate data. The server
+ * never sends a message larger than the client advertised, so every
+ * compressed message it sends carries deflate data the client can inflate
+ * (fflate by default: 65,027 bytes of deflate data, 65,029-byte messages).
+ * Throws DF_ERR_INVALID_ARGUMENT when the lowered size is below
+ * {@link MIN_MESSAGE_BYTES}, which the server would refuse.
+ */
+function helloMaxMessageBytes(limit: number, opts: ClientSessionOptions): number {
+  let max = limit;
+  if ((opts.capabilities & (Capability.DEFLATE | Capability.DICTIONARY)) !== 0) {
+    const readable = maxReadableMessageBytes(opts.deflater ?? defaultDeflater());
+    if (readable < max) {
+      if (readable < MIN_MESSAGE_BYTES) {
+        throw invalid("connect", "the deflater reads compressed messages too small for the protocol", {
+          maxReadableMessageBytes: readable,
+          minMessageBytes: MIN_MESSAGE_BYTES,
+        });
+      }
+      max = readable;
+    }
+  }
+  return max === Number.POSITIVE_INFINITY ? 0 : Math.min(max, 0xffffffff);
+}
+
 const KINDS: readonly ChangeKind[] = ["full", "patch", "remove"];
 
 /** Largest stream offset (uint64). */
@@ -233,9 +263,16 @@ export class ClientSession extends Endpoint<ClientState, ClientTrigger, ClientEv
     }
   }
 
-  /** Queues the hello at time `now`. Throws DF_ERR_INVALID_STATE unless idle. */
+  /**
+   * Queues the hello at time `now`. Its `max_message_bytes` is
+   * `limits.maxMessageBytes`, lowered when compression is offered and the
+   * deflater bounds its input (see {@link helloMaxMessageBytes}). Throws
+   * DF_ERR_INVALID_STATE unless idle, DF_ERR_INVALID_ARGUMENT when that
+   * lowered size is below the protocol's minimum ({@link MIN_MESSAGE_BYTES}).
+   */
   connect(now: number): void {
     checkNow(now, "connect");
+    const maxMessageBytes = helloMaxMessageBytes(this.limits.maxMessageBytes, this.opts);
     this.move("connect", "connect");
     this.tick(now);
     this.lastReceivedAt = now;
@@ -251,10 +288,7 @@ export class ClientSession extends Endpoint<ClientState, ClientTrigger, ClientEv
           resumeToken: this.token ?? new Uint8Array(0),
           windowMessages: this.opts.windowMessages,
           windowBytes: this.opts.windowBytes,
-          maxMessageBytes:
-            this.limits.maxMessageBytes === Number.POSITIVE_INFINITY
-              ? 0
-              : Math.min(this.limits.maxMessageBytes, 0xffffffff),
+          maxMessageBytes,
           agent: this.opts.agent,
         }),
       }),
