@@ -17,6 +17,15 @@
  * the key changes again. Full values are encoded once per version.
  * `metrics.changesEncoded` counts the encodings.
  *
+ * Share once: the items of one flush become one {@link SharedBatch}. Keys
+ * carry stream-wide key ids ({@link Hub.keyId}), so every session in
+ * lockstep with the stream writes the same frames; the batch encodes (and
+ * compresses) its transport messages on the first session's request and the
+ * others send the very same bytes, doing only their own credit and
+ * accounting. A session that lags (conflation, sync, other wire settings)
+ * frames the same items itself. `metrics.batchMessagesEncoded` against
+ * `metrics.sharedDeliveries` shows the saving.
+ *
  * Consistency: the keyed state, the offset and the retained log move
  * together at publish time, before the sessions hear of it, so that a
  * session that subscribes in between snapshots the state its later items
@@ -36,7 +45,7 @@ import type {
   PublishItem,
   RetainedLog,
 } from "../session/index.js";
-import { InMemoryRetainedLog } from "../session/index.js";
+import { InMemoryRetainedLog, SharedBatch } from "../session/index.js";
 
 /** Options of {@link Hub}. */
 export interface HubOptions {
@@ -56,6 +65,8 @@ export interface HubOptions {
 export interface HubSubscriber {
   /** Receives the stream's items in offset order (ServerSession.publish). */
   publish(stream: string, items: readonly PublishItem[], now: number): void;
+  /** Receives the same items as a batch encoded once for every subscriber (ServerSession.publishBatch); preferred when present. */
+  publishBatch?(batch: SharedBatch, now: number): void;
   /** True once closed: the hub detaches it on the next flush. */
   readonly isClosed?: boolean;
 }
@@ -74,6 +85,10 @@ export interface HubMetrics {
   deliveries: number;
   /** Flushes that published at least one item. */
   flushes: number;
+  /** Transport messages of shared batches encoded, one per batch and distinct wire settings (usually one per batch). */
+  batchMessagesEncoded: number;
+  /** Times a subscriber sent a flush's shared messages instead of framing the items itself. */
+  sharedDeliveries: number;
 }
 
 interface Cached {
@@ -110,6 +125,8 @@ export class Hub<Desc extends DescMessage> implements KeyedSource {
     encodedBytes: 0,
     deliveries: 0,
     flushes: 0,
+    batchMessagesEncoded: 0,
+    sharedDeliveries: 0,
   };
   private readonly hashes: boolean;
   private readonly cache = new Map<string, Cached>();
@@ -117,6 +134,12 @@ export class Hub<Desc extends DescMessage> implements KeyedSource {
   private readonly removedAt = new Map<string, bigint>();
   private readonly subscribers = new Map<HubSubscriber, (() => void) | undefined>();
   private pending: PublishItem[] = [];
+  /** Stream-wide key id of each pending item (0 for events). */
+  private pendingKeyIds: number[] = [];
+  /** Whether each pending item introduces its key. */
+  private pendingIntroduces: boolean[] = [];
+  /** Stream-wide key ids; an id is never given to another key (docs/protocol.md §2). */
+  private readonly ids = new Map<string, number>();
   private _offset = 0n;
 
   /** Creates an empty hub for values of `schema`. Throws DF_ERR_INVALID_ARGUMENT for bad options. */
@@ -217,6 +240,21 @@ export class Hub<Desc extends DescMessage> implements KeyedSource {
     return change;
   }
 
+  /**
+   * Returns the stream-wide key id of `key`: a positive integer given on the
+   * key's first appearance and kept for the hub's life (also across removal,
+   * so a key that comes back keeps its id). Memory: one entry per distinct
+   * key ever published.
+   */
+  keyId(key: string): number {
+    let id = this.ids.get(key);
+    if (id === undefined) {
+      id = this.ids.size + 1;
+      this.ids.set(key, id);
+    }
+    return id;
+  }
+
   // --- publishing -------------------------------------------------------------
 
   /**
@@ -242,7 +280,7 @@ export class Hub<Desc extends DescMessage> implements KeyedSource {
       ...(change.kind === "patch" && previous !== undefined ? { base: previous.version } : {}),
       ...(change.hash !== undefined ? { hash: change.hash } : {}),
     };
-    this.push(item);
+    this.push(item, this.keyId(key), previous === undefined);
     this.metrics.changes++;
     return item;
   }
@@ -256,7 +294,7 @@ export class Hub<Desc extends DescMessage> implements KeyedSource {
     this.cache.delete(key);
     this.removedAt.set(key, offset);
     const item: PublishedChange = { type: "change", key, offset, kind: "remove", body: EMPTY };
-    this.push(item);
+    this.push(item, this.keyId(key), false);
     this.metrics.changes++;
     return item;
   }
@@ -266,7 +304,7 @@ export class Hub<Desc extends DescMessage> implements KeyedSource {
     const offset = this._offset + 1n;
     this._offset = offset;
     const item: PublishedEvent = { type: "event", offset, payload };
-    this.push(item);
+    this.push(item, 0, false);
     this.metrics.events++;
     return item;
   }
@@ -284,24 +322,31 @@ export class Hub<Desc extends DescMessage> implements KeyedSource {
   }
 
   /**
-   * Hands every item published since the last flush, as one shared array, to
-   * every attached subscriber, then runs their `afterPublish`. Closed
+   * Hands every item published since the last flush, as one
+   * {@link SharedBatch}, to every attached subscriber (`publishBatch`, else
+   * `publish` with the items), then runs their `afterPublish`. Closed
    * subscribers are detached. Returns the number of items flushed.
    */
   flush(now: number): number {
     const items = this.pending;
     if (items.length === 0) return 0;
+    const batch = new SharedBatch(this.stream, this, items, this.pendingKeyIds, this.pendingIntroduces);
     this.pending = [];
+    this.pendingKeyIds = [];
+    this.pendingIntroduces = [];
     this.metrics.flushes++;
     for (const [subscriber, after] of this.subscribers) {
       if (subscriber.isClosed === true) {
         this.subscribers.delete(subscriber);
         continue;
       }
-      subscriber.publish(this.stream, items, now);
+      if (subscriber.publishBatch !== undefined) subscriber.publishBatch(batch, now);
+      else subscriber.publish(this.stream, items, now);
       this.metrics.deliveries += items.length;
       after?.();
     }
+    this.metrics.batchMessagesEncoded += batch.metrics.messagesEncoded;
+    this.metrics.sharedDeliveries += batch.metrics.deliveries;
     return items.length;
   }
 
@@ -310,9 +355,11 @@ export class Hub<Desc extends DescMessage> implements KeyedSource {
     return this.state.stateHash();
   }
 
-  private push(item: PublishItem): void {
+  private push(item: PublishItem, keyId: number, introduces: boolean): void {
     this.log.append(this.stream, item);
     this.pending.push(item);
+    this.pendingKeyIds.push(keyId);
+    this.pendingIntroduces.push(introduces);
   }
 
   private cached(key: string, version: bigint): Cached {

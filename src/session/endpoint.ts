@@ -20,8 +20,10 @@ import { newMetrics } from "./types.js";
 import {
   batchEntryBytes,
   decodeMessage,
+  EncodedMessage,
   encodeFrameBytes,
   encodeMessage,
+  fitsMessage,
   frame,
   MESSAGE_OVERHEAD_BYTES,
   type WireCompression,
@@ -114,7 +116,7 @@ export abstract class Endpoint<S extends string, T extends string, E extends { t
   protected readonly limits: Readonly<Limits>;
   /** Largest transport message this side sends. */
   protected sendMaxBytes: number;
-  protected readonly outbox: Frame[] = [];
+  protected readonly outbox: Array<Frame | EncodedMessage> = [];
   protected readonly events: E[] = [];
   private eventsHead = 0;
   /** A Close frame is queued; nothing else may be queued. */
@@ -249,27 +251,32 @@ export abstract class Endpoint<S extends string, T extends string, E extends { t
     this.sealPending();
     this.beforeTransmit();
     if (this.outbox.length === 0) return undefined;
+    const head = this.outbox[0]!;
+    if (head instanceof EncodedMessage) {
+      // Encoded once for many sessions (a shared batch): sent as it is.
+      this.outbox.shift();
+      this.metrics.sharedMessagesOut++;
+      this.countOut(head.bytes, head.frameCount);
+      return head.bytes;
+    }
     // Each frame is encoded once; frames are packed up to the negotiated message size.
     const budget = this.sendMaxBytes - MESSAGE_OVERHEAD_BYTES;
     const parts: Uint8Array[] = [];
     let used = 0;
     let last: Frame | undefined;
-    while (parts.length < this.outbox.length && parts.length < this.limits.maxFramesPerBatch) {
+    while (parts.length < this.outbox.length) {
       const f = this.outbox[parts.length]!;
+      if (f instanceof EncodedMessage) break;
       const bytes = encodeFrameBytes(f);
       const size = batchEntryBytes(bytes.length);
-      if (parts.length > 0 && used + size > budget) break;
+      if (!fitsMessage(parts.length, used, size, budget, this.limits.maxFramesPerBatch)) break;
       used += size;
       parts.push(bytes);
       last = f;
     }
     this.outbox.splice(0, parts.length);
     const bytes = encodeMessage(parts, this.compression);
-    const frames = parts;
-    this.metrics.messagesOut++;
-    this.metrics.framesOut += frames.length;
-    this.metrics.bytesOut += bytes.length;
-    this.lastSentAt = this.now;
+    this.countOut(bytes, parts.length);
     if (last?.body.case === "close") {
       this.sealed = true;
       this.outbox.length = 0;
@@ -277,7 +284,14 @@ export abstract class Endpoint<S extends string, T extends string, E extends { t
     return bytes;
   }
 
-  /** Frames queued and not yet handed out by pollTransmit. */
+  private countOut(bytes: Uint8Array, frameCount: number): void {
+    this.metrics.messagesOut++;
+    this.metrics.framesOut += frameCount;
+    this.metrics.bytesOut += bytes.length;
+    this.lastSentAt = this.now;
+  }
+
+  /** Frames (and shared transport messages) queued and not yet handed out by pollTransmit. */
   get pendingFrames(): number {
     if (!this.sealed) this.sealPending();
     return this.outbox.length;

@@ -51,6 +51,12 @@ export {
   SUPPORTED_VERSIONS,
 } from "./server.js";
 export {
+  MAX_SHARED_VARIANTS,
+  SharedBatch,
+  type SharedBatchMetrics,
+  type SharedWire,
+} from "./shared-batch.js";
+export {
   CLIENT_TRANSITIONS,
   type ClientState,
   type ClientTrigger,

@@ -33,7 +33,6 @@ import {
   EventSchema,
   type Frame,
   type Hello,
-  KeyBindingSchema,
   SkippedSchema,
   SlowPolicy,
   SnapshotBeginSchema,
@@ -45,14 +44,13 @@ import {
   SubscribedSchema,
   SyncMode,
   UnsubscribeSchema,
-  type Updates,
-  UpdatesSchema,
   WelcomeSchema,
 } from "../gen/deltaframe/v1/frames_pb.js";
 import { type Limits, resolveLimits } from "../limits.js";
 import { SendWindow } from "./credit.js";
 import { type CloseHint, checkNow, clipReason, Endpoint, utf8Bytes } from "./endpoint.js";
 import { encodeResumeToken, sessionIdHex, verifyResumeToken } from "./resume.js";
+import type { SharedBatch } from "./shared-batch.js";
 import { SERVER_TRANSITIONS, type ServerState, type ServerTrigger } from "./transitions.js";
 import type {
   ChangeKind,
@@ -66,6 +64,7 @@ import type {
   TokenSigner,
   TokenStore,
 } from "./types.js";
+import { runBudgetBytes, UpdatesRun, updateBoundBytes } from "./updates-run.js";
 import { frame } from "./wire.js";
 
 /** Protocol versions this implementation speaks. */
@@ -191,11 +190,7 @@ interface Sub {
 
 interface Run {
   sub: Sub;
-  updates: Updates;
-  parts: Uint8Array[];
-  bodyBytes: number;
-  last: bigint;
-  hashed: boolean;
+  frame: UpdatesRun;
 }
 
 function resolveOptions(o: Partial<ServerSessionOptions>): ServerSessionOptions {
@@ -521,6 +516,91 @@ export class ServerSession extends Endpoint<ServerState, ServerTrigger, ServerEv
       this.enqueue(sub, item, now);
     }
     this.flush(now, sub);
+  }
+
+  /**
+   * Publishes a batch that a fan-out source encoded once for many sessions
+   * (see {@link SharedBatch}): when this session is in lockstep with the
+   * stream and its credit covers the whole batch, it queues the batch's
+   * shared transport messages as they are and does only its own accounting;
+   * otherwise it publishes `batch.items` as {@link publish} does. A no-op
+   * when nothing subscribes to the stream. Throws as {@link publish}.
+   */
+  publishBatch(batch: SharedBatch, now: number): void {
+    checkNow(now, "publish");
+    const sub = this.byStream.get(batch.stream);
+    if (sub === undefined || this.isClosed) return;
+    this.tick(now);
+    if (!this.takeShared(sub, batch)) this.publish(batch.stream, batch.items, now);
+  }
+
+  /** Queues the shared messages of `batch` if they are exactly what this session would send (shared-batch.ts). */
+  private takeShared(sub: Sub, batch: SharedBatch): boolean {
+    if (
+      batch.source !== sub.source ||
+      !this.isLive() ||
+      sub.lastPublished !== batch.firstOffset - 1n ||
+      sub.seen !== sub.lastPublished ||
+      !this.idle(sub) ||
+      sub.skipConflated !== 0 ||
+      sub.skipDropped !== 0 ||
+      sub.minIntervalMs !== 0 ||
+      !this.canSend(batch.payloadBytes, batch.messageCount)
+    ) {
+      return false;
+    }
+    const { items, keyIds, introduces, previousIndex } = batch;
+    for (let i = 0; i < items.length; i++) {
+      const item = items[i]!;
+      if (item.type !== "change") continue;
+      // What the client holds of the key just before this item: the batch's earlier change of it, else its held version.
+      const p = previousIndex[i]!;
+      let held: bigint | undefined;
+      let id: number | undefined;
+      if (p >= 0) {
+        const earlier = items[p] as PublishedChange;
+        held = earlier.kind === "remove" ? undefined : earlier.offset;
+        id = keyIds[p];
+      } else {
+        held = sub.held.get(item.key);
+        id = sub.keyIds.get(item.key);
+      }
+      if (introduces[i] === true) {
+        if (held !== undefined || (id !== undefined && id !== keyIds[i])) return false;
+      } else if (
+        held === undefined ||
+        id !== keyIds[i] ||
+        (item.kind === "patch" ? item.base !== held : held >= item.offset)
+      ) {
+        return false;
+      }
+    }
+    const messages = batch.messagesFor({
+      alias: sub.alias,
+      hashes: (this.capabilities & Capability.HASH) !== 0,
+      maxMessageBytes: this.sendMaxBytes,
+      maxFramesPerBatch: this.limits.maxFramesPerBatch,
+      compression: this.compression,
+    });
+    if (messages === undefined) return false;
+    for (let i = 0; i < items.length; i++) {
+      const item = items[i]!;
+      if (item.type !== "change") continue;
+      if (item.kind === "remove") {
+        sub.held.delete(item.key);
+        continue;
+      }
+      sub.held.set(item.key, item.offset);
+      if (introduces[i] === true) sub.keyIds.set(item.key, keyIds[i]!);
+    }
+    this.closeRun();
+    this.credit.charge(batch.payloadBytes, batch.messageCount);
+    this.metrics.dataOut += batch.messageCount;
+    sub.lastPublished = batch.lastOffset;
+    sub.seen = batch.lastOffset;
+    for (const m of messages) this.outbox.push(m);
+    batch.metrics.deliveries++;
+    return true;
   }
 
   // --- frames from the client ---------------------------------------------
@@ -944,7 +1024,8 @@ export class ServerSession extends Endpoint<ServerState, ServerTrigger, ServerEv
   private keyId(sub: Sub, key: string): { id: number; fresh: boolean } {
     const id = sub.keyIds.get(key);
     if (id !== undefined) return { id, fresh: false };
-    const n = sub.nextKeyId++;
+    // Stream-wide ids when the source has them (shared batches), else numbered per subscription.
+    const n = sub.source.keyId?.(key) ?? sub.nextKeyId++;
     sub.keyIds.set(key, n);
     return { id: n, fresh: true };
   }
@@ -973,41 +1054,23 @@ export class ServerSession extends Endpoint<ServerState, ServerTrigger, ServerEv
   ): void {
     this.flushSkipped(sub);
     const hashed = hash !== undefined && (this.capabilities & Capability.HASH) !== 0;
+    const { id, fresh } = this.keyId(sub, key);
+    // A key the client does not hold is (re)bound, as a shared batch binds every key it introduces.
+    const bindKey = fresh || (kind !== "remove" && !sub.held.has(key)) ? key : undefined;
     let run = this.run;
-    const budget = Math.max(1024, Math.floor(this.sendMaxBytes / 2));
     if (
       run === undefined ||
       run.sub !== sub ||
-      run.hashed !== hashed ||
-      run.bodyBytes + body.length > budget
+      run.frame.hashed !== hashed ||
+      run.frame.boundBytes + updateBoundBytes(body.length, bindKey) > runBudgetBytes(this.sendMaxBytes)
     ) {
       this.closeRun();
       // Frames go out in the order they are built, so `seen` is what the client has seen before this run.
       const implicit = sub.seen !== undefined && version === sub.seen + 1n;
-      run = {
-        sub,
-        updates: create(UpdatesSchema, { alias: sub.alias, firstOffset: implicit ? 0n : version }),
-        parts: [],
-        bodyBytes: 0,
-        last: version - 1n,
-        hashed,
-      };
+      run = { sub, frame: new UpdatesRun(sub.alias, version, implicit, hashed) };
       this.run = run;
     }
-    const u = run.updates;
-    const { id, fresh } = this.keyId(sub, key);
-    if (fresh) u.bindings.push(create(KeyBindingSchema, { keyId: id, key }));
-    if (u.keyIds.length > 0) {
-      const step = version - run.last;
-      if (step !== 1n && u.steps.length === 0) for (let i = 1; i < u.keyIds.length; i++) u.steps.push(1n);
-      if (step !== 1n || u.steps.length > 0) u.steps.push(step);
-    }
-    u.keyIds.push(id);
-    u.sizes.push(body.length * 4 + (kind === "full" ? 0 : kind === "patch" ? 1 : 2));
-    if (hashed) u.hashes.push(hash ?? 0n);
-    run.parts.push(body);
-    run.bodyBytes += body.length;
-    run.last = version;
+    run.frame.add(id, bindKey, version, kind, body, hash);
     sub.seen = version;
     this.charge(body.length);
     if (kind === "remove") sub.held.delete(key);
@@ -1019,14 +1082,7 @@ export class ServerSession extends Endpoint<ServerState, ServerTrigger, ServerEv
     const run = this.run;
     if (run === undefined) return;
     this.run = undefined;
-    const bodies = new Uint8Array(run.bodyBytes);
-    let pos = 0;
-    for (const p of run.parts) {
-      bodies.set(p, pos);
-      pos += p.length;
-    }
-    run.updates.bodies = bodies;
-    this.outbox.push(frame({ case: "updates", value: run.updates }));
+    this.outbox.push(run.frame.seal());
   }
 
   protected override sealPending(): void {

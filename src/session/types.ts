@@ -57,6 +57,14 @@ export interface KeyedSource {
    */
   change(key: string, heldVersion: bigint | undefined): KeyChange | undefined;
   /**
+   * The stream-wide key id of `key`, optional: a positive integer, the same
+   * for every session and never given to another key by this source. When
+   * present, sessions name the key with it instead of numbering keys per
+   * subscription, so that frames encoded once can be shared between them
+   * ({@link SharedBatch}; docs/protocol.md §2).
+   */
+  keyId?(key: string): number;
+  /**
    * Canonical hash of the whole current state, optional. When present and
    * CAPABILITY_HASH is in force, a full snapshot ends with it (`SnapshotEnd.hash`)
    * whenever the client's state equals the source's at that moment.
@@ -155,6 +163,8 @@ export interface SessionMetrics {
   dataIn: number;
   /** Data items sent. */
   dataOut: number;
+  /** Transport messages sent as a hub encoded them for many sessions (a subset of `messagesOut`; server only). */
+  sharedMessagesOut: number;
   /** Ack frames received. */
   acksIn: number;
   /** Ack frames sent. */
@@ -190,6 +200,7 @@ export function newMetrics(): SessionMetrics {
     bytesOut: 0,
     dataIn: 0,
     dataOut: 0,
+    sharedMessagesOut: 0,
     acksIn: 0,
     acksOut: 0,
     creditStalls: 0,

@@ -35,6 +35,41 @@ export function encodeFrameBytes(f: Frame): Uint8Array {
 }
 
 /**
+ * A transport message encoded once and shared by several sessions
+ * ({@link SharedBatch}): queued in a session's outbox between frames and
+ * handed out by `pollTransmit` as it is.
+ */
+export class EncodedMessage {
+  /** The message's bytes (never modified: other sessions send the same array). */
+  readonly bytes: Uint8Array;
+  /** Number of frames it holds (for the metrics). */
+  readonly frameCount: number;
+
+  constructor(bytes: Uint8Array, frameCount: number) {
+    this.bytes = bytes;
+    this.frameCount = frameCount;
+  }
+}
+
+/**
+ * Returns whether a frame that adds `entryBytes` to a batch still joins a
+ * transport message that holds `count` frames in `usedBytes` (a message
+ * takes at least one frame, at most `maxFrames`, and stays within
+ * `budgetBytes` otherwise). One rule for every sender, so that a shared
+ * batch packs exactly as a session would.
+ */
+export function fitsMessage(
+  count: number,
+  usedBytes: number,
+  entryBytes: number,
+  budgetBytes: number,
+  maxFrames: number,
+): boolean {
+  if (count >= maxFrames) return false;
+  return count === 0 || usedBytes + entryBytes <= budgetBytes;
+}
+
+/**
  * Returns the bytes an encoded frame of `n` bytes adds to a `Batch`: the
  * field tag, the varint length and the frame.
  */

@@ -1,76 +1,9 @@
-import { applyToReplica } from "deltaframe/adapters/ws";
-import { hash, Replica } from "deltaframe/delta";
+import { hash } from "deltaframe/delta";
 import { Hub } from "deltaframe/hub";
-import { type ClientEvent, ClientSession, type KeyedSource, ServerSession } from "deltaframe/session";
+import type { KeyedSource } from "deltaframe/session";
 import { MarketSchema, OddsFeed } from "deltaframe/workload";
 import { describe, expect, it } from "vitest";
-
-/** One in-memory connection: a server session attached to the hub and a client following the stream. */
-class Pair {
-  readonly server: ServerSession;
-  readonly client: ClientSession;
-  readonly replica = new Replica(MarketSchema);
-  /** Transport messages the server sent after `recording` was set. */
-  readonly recorded: Uint8Array[] = [];
-  recording = false;
-  events: ClientEvent[] = [];
-
-  constructor(
-    readonly hub: Hub<typeof MarketSchema>,
-    source: KeyedSource,
-    seed: number,
-    window: { windowMessages: number; autoConsume: boolean } = { windowMessages: 1024, autoConsume: true },
-  ) {
-    let counter = seed;
-    this.server = new ServerSession(
-      {
-        streams: (name) => (name === hub.stream ? source : undefined),
-        log: hub.log,
-        randomBytes: (n) => new Uint8Array(n).fill(counter++ & 0xff),
-      },
-      0,
-    );
-    hub.attach(this.server);
-    this.client = new ClientSession({
-      windowMessages: window.windowMessages,
-      autoConsume: window.autoConsume,
-    });
-    this.client.connect(0);
-    this.client.subscribe(hub.stream, {}, 0);
-  }
-
-  /** Moves messages both ways until nothing moves; accepts the hello. */
-  pump(now: number): void {
-    for (let moved = true; moved; ) {
-      moved = false;
-      for (let m = this.client.pollTransmit(); m !== undefined; m = this.client.pollTransmit()) {
-        this.server.handleMessage(m, now);
-        moved = true;
-      }
-      for (let e = this.server.pollEvent(); e !== undefined; e = this.server.pollEvent()) {
-        if (e.type === "authenticate") this.server.accept({}, now);
-      }
-      for (let m = this.server.pollTransmit(); m !== undefined; m = this.server.pollTransmit()) {
-        if (this.recording) this.recorded.push(m);
-        this.client.handleMessage(m, now);
-        moved = true;
-      }
-      for (let e = this.client.pollEvent(); e !== undefined; e = this.client.pollEvent()) {
-        this.events.push(e);
-        applyToReplica(this.replica, this.client, e, now);
-        moved = true;
-      }
-    }
-  }
-}
-
-function seededHub(seed: number) {
-  const hub = new Hub(MarketSchema, { stream: "odds/test" });
-  const feed = new OddsFeed({ seed });
-  for (const [key, market] of feed.snapshot()) hub.set(key, market);
-  hub.flush(0);
-  return { hub, feed };
-}
+import { Pair, seededHub } from "./pair.js";
 
 describe("Hub", () => {
   it("gives every session in lockstep byte-identical transport messages", () => {

@@ -1,0 +1,300 @@
+import { fc } from "@fast-check/vitest";
+import { Capability } from "deltaframe/proto";
+import { MAX_SHARED_VARIANTS, type PublishItem, SharedBatch, type SharedWire } from "deltaframe/session";
+import { describe, expect, it } from "vitest";
+import { Pair, type PairOptions, seededHub } from "./pair.js";
+
+describe("shared batches", () => {
+  it("sessions in lockstep send the very messages the hub encoded once per flush", () => {
+    const { hub, feed } = seededHub(1);
+    const pairs = [new Pair(hub, hub, 1), new Pair(hub, hub, 100), new Pair(hub, hub, 200)];
+    for (const p of pairs) p.pump(1);
+    for (const p of pairs) p.recording = true;
+    const encodedBefore = hub.metrics.batchMessagesEncoded;
+    const sharedBefore = hub.metrics.sharedDeliveries;
+    let flushes = 0;
+    for (let i = 0; i < 300; i++) {
+      const tick = feed.next();
+      hub.set(tick.key, tick.market);
+      if (tick.event) hub.event(new Uint8Array([i & 0xff]));
+      if (i % 10 === 9) {
+        hub.flush(2);
+        flushes++;
+        for (const p of pairs) p.pump(2);
+      }
+    }
+    const [a, b, c] = pairs.map((p) => p.recorded);
+    expect(a!.length).toBe(flushes);
+    for (let i = 0; i < a!.length; i++) {
+      // Not equal bytes: the same array, encoded once.
+      expect(b![i]).toBe(a![i]);
+      expect(c![i]).toBe(a![i]);
+    }
+    expect(hub.metrics.batchMessagesEncoded - encodedBefore).toBe(flushes);
+    expect(hub.metrics.sharedDeliveries - sharedBefore).toBe(flushes * pairs.length);
+    for (const p of pairs) {
+      expect(p.server.metrics.sharedMessagesOut).toBe(flushes);
+      expect(p.replica.stateHash()).toBe(hub.stateHash());
+    }
+  });
+
+  it("leaves a slow consumer to frame for itself, and takes it back once it has caught up", () => {
+    const { hub, feed } = seededHub(2);
+    const fast = [new Pair(hub, hub, 1), new Pair(hub, hub, 50)];
+    // A window of 64 messages, consumed only when the test says so: three batches of 20, then conflation.
+    const slow = new Pair(hub, hub, 100, { windowMessages: 64, autoConsume: false });
+    const all = [...fast, slow];
+    for (const p of all) p.pump(1);
+    slow.catchUp(1);
+    const run = (flushes: number, now: number, slowReads: boolean) => {
+      for (let f = 0; f < flushes; f++) {
+        for (let i = 0; i < 20; i++) {
+          const tick = feed.next();
+          hub.set(tick.key, tick.market);
+        }
+        hub.flush(now);
+        for (const p of all) p.pump(now);
+        if (slowReads) slow.catchUp(now);
+      }
+    };
+    run(10, 2, false);
+    const sharedWhileSlow = slow.server.metrics.sharedMessagesOut;
+    expect(sharedWhileSlow).toBe(3);
+    expect(slow.server.metrics.conflatedUpdates).toBeGreaterThan(0);
+    slow.catchUp(3);
+    run(10, 4, true);
+    // Back in lockstep: each of the later flushes went out as the shared message.
+    expect(slow.server.metrics.sharedMessagesOut - sharedWhileSlow).toBe(10);
+    for (const p of fast) expect(p.server.metrics.sharedMessagesOut).toBe(20);
+    for (const p of all) expect(p.replica.stateHash()).toBe(hub.stateHash());
+  });
+
+  it(`encodes once per distinct wire settings, at most ${MAX_SHARED_VARIANTS}; other sessions frame for themselves`, () => {
+    const { hub, feed } = seededHub(3);
+    const n = MAX_SHARED_VARIANTS + 2;
+    // Every client asks for another message size: as many wire settings as clients.
+    const pairs = Array.from(
+      { length: n },
+      (_, i) => new Pair(hub, hub, i * 10, { client: { limits: { maxMessageBytes: 8192 + i * 64 } } }),
+    );
+    const twin = new Pair(hub, hub, 999, { client: { limits: { maxMessageBytes: 8192 } } });
+    const all = [...pairs, twin];
+    for (const p of all) p.pump(1);
+    const encodedBefore = hub.metrics.batchMessagesEncoded;
+    const sharedBefore = hub.metrics.sharedDeliveries;
+    for (let f = 0; f < 5; f++) {
+      for (let i = 0; i < 20; i++) {
+        const tick = feed.next();
+        hub.set(tick.key, tick.market);
+      }
+      hub.flush(2);
+      for (const p of all) p.pump(2);
+    }
+    // One message per flush and settings: the first MAX_SHARED_VARIANTS settings, the twin sharing the first.
+    expect(hub.metrics.batchMessagesEncoded - encodedBefore).toBe(5 * MAX_SHARED_VARIANTS);
+    expect(hub.metrics.sharedDeliveries - sharedBefore).toBe(5 * (MAX_SHARED_VARIANTS + 1));
+    expect(pairs.filter((p) => p.server.metrics.sharedMessagesOut === 0)).toHaveLength(
+      n - MAX_SHARED_VARIANTS,
+    );
+    for (const p of all) expect(p.replica.stateHash()).toBe(hub.stateHash());
+  });
+
+  it("binds a key that comes back after its removal again, so that a client that never saw it can share", () => {
+    const { hub, feed } = seededHub(4);
+    const early = new Pair(hub, hub, 1);
+    early.pump(1);
+    const [key] = hub.keys();
+    const value = hub.state.get(key!)!.value;
+    const id = hub.keyId(key!);
+    hub.remove(key!);
+    hub.flush(2);
+    early.pump(2);
+    const late = new Pair(hub, hub, 2);
+    late.pump(2);
+    const sharedBefore = hub.metrics.sharedDeliveries;
+    hub.set(key!, value);
+    const tick = feed.next();
+    hub.set(tick.key, tick.market);
+    hub.flush(3);
+    for (const p of [early, late]) p.pump(3);
+    expect(hub.keyId(key!)).toBe(id);
+    expect(hub.metrics.sharedDeliveries - sharedBefore).toBe(2);
+    for (const p of [early, late]) expect(p.replica.stateHash()).toBe(hub.stateHash());
+  });
+
+  it("a subscriber without publishBatch gets the items through publish", () => {
+    const { hub, feed } = seededHub(5);
+    const seen: PublishItem[][] = [];
+    hub.attach({ publish: (_stream, items) => seen.push([...items]) });
+    const tick = feed.next();
+    const item = hub.set(tick.key, tick.market);
+    hub.flush(1);
+    expect(seen).toEqual([[item]]);
+  });
+
+  it("rejects malformed batches with DF_ERR_INVALID_ARGUMENT", () => {
+    const { hub } = seededHub(6);
+    const body = new Uint8Array([8, 1]);
+    const change = (offset: bigint, extra: object = {}): PublishItem => ({
+      type: "change",
+      key: "k",
+      offset,
+      kind: "full",
+      body,
+      ...extra,
+    });
+    const cases: Array<[PublishItem[], number[], boolean[]]> = [
+      [[], [], []],
+      [[change(1n)], [1, 2], [false]],
+      [
+        [change(1n), change(3n)],
+        [1, 1],
+        [false, false],
+      ],
+      [[change(1n)], [0], [false]],
+      [[change(1n)], [1.5], [false]],
+      [[change(2n, { kind: "patch", base: 2n })], [1], [false]],
+      [[change(1n, { kind: "remove" })], [1], [false]],
+      [[{ type: "other", offset: 1n } as unknown as PublishItem], [0], [false]],
+    ];
+    for (const [items, ids, intro] of cases) {
+      try {
+        new SharedBatch("odds/test", hub, items, ids, intro);
+        expect.unreachable();
+      } catch (error) {
+        expect(error).toMatchObject({
+          name: "DeltaframeError",
+          code: "DF_ERR_INVALID_ARGUMENT",
+          closeCode: 1011,
+        });
+      }
+    }
+    const ok = new SharedBatch(
+      "odds/test",
+      hub,
+      [change(1n), { type: "event", offset: 2n, payload: body }],
+      [1, 0],
+      [true, false],
+    );
+    expect(ok).toMatchObject({ firstOffset: 1n, lastOffset: 2n, messageCount: 2, payloadBytes: 4 });
+  });
+
+  it("returns the same messages for the same wire settings, and refuses settings beyond the bound", () => {
+    const { hub } = seededHub(7);
+    const items: PublishItem[] = [
+      { type: "change", key: "k", offset: 1n, kind: "full", body: new Uint8Array(300).fill(7) },
+      { type: "event", offset: 2n, payload: new Uint8Array([1]) },
+    ];
+    const batch = new SharedBatch("odds/test", hub, items, [1, 0], [true, false]);
+    const wire = (alias: number, enabled = false): SharedWire => ({
+      alias,
+      hashes: false,
+      maxMessageBytes: 65536,
+      maxFramesPerBatch: 4096,
+      compression: { enabled, thresholdBytes: 64, deflater: undefined },
+    });
+    const plain = batch.messagesFor(wire(1))!;
+    expect(batch.messagesFor(wire(1))).toBe(plain);
+    const compressed = batch.messagesFor(wire(1, true))!;
+    expect(compressed[0]!.bytes.length).toBeLessThan(plain[0]!.bytes.length);
+    // Two settings so far (plain and compressed); six more aliases reach the bound.
+    for (let alias = 2; alias < MAX_SHARED_VARIANTS; alias++) {
+      expect(batch.messagesFor(wire(alias))).toBeDefined();
+    }
+    expect(batch.messagesFor(wire(MAX_SHARED_VARIANTS))).toBeUndefined();
+    expect(batch.metrics.encodings).toBe(MAX_SHARED_VARIANTS);
+  });
+});
+
+/** One step of the differential workload. */
+type Op =
+  | { op: "tick" }
+  | { op: "add" }
+  | { op: "remove"; pick: number }
+  | { op: "readd"; pick: number }
+  | { op: "event"; size: number }
+  | { op: "flush" };
+
+const opArb: fc.Arbitrary<Op> = fc.oneof(
+  { weight: 12, arbitrary: fc.constant({ op: "tick" as const }) },
+  { weight: 1, arbitrary: fc.constant({ op: "add" as const }) },
+  { weight: 1, arbitrary: fc.nat(1000).map((pick) => ({ op: "remove" as const, pick })) },
+  { weight: 1, arbitrary: fc.nat(1000).map((pick) => ({ op: "readd" as const, pick })) },
+  { weight: 1, arbitrary: fc.nat(600).map((size) => ({ op: "event" as const, size })) },
+  { weight: 3, arbitrary: fc.constant({ op: "flush" as const }) },
+);
+
+describe("shared batches, differentially", () => {
+  it("carry exactly the bytes each session would frame for itself (random feeds and wire settings)", () => {
+    fc.assert(
+      fc.property(
+        fc.record({
+          seed: fc.nat(1000),
+          hashes: fc.boolean(),
+          deflate: fc.boolean(),
+          maxMessageBytes: fc.constantFrom(1024, 1500, 65536),
+          ops: fc.array(opArb, { minLength: 1, maxLength: 120 }),
+        }),
+        ({ seed, hashes, deflate, maxMessageBytes, ops }) => {
+          const { hub, feed } = seededHub(seed, { hashes });
+          const capabilities = Capability.HASH | (deflate ? Capability.DEFLATE : 0);
+          const options: Partial<PairOptions> = {
+            client: { capabilities, compressThresholdBytes: 64, limits: { maxMessageBytes } },
+            server: { capabilities, compressThresholdBytes: 64 },
+          };
+          const shared = [new Pair(hub, hub, 1, options), new Pair(hub, hub, 2, options)];
+          const own = new Pair(hub, hub, 3, { ...options, ownFraming: true });
+          const all = [...shared, own];
+          for (const p of all) p.pump(1);
+          for (const p of all) p.recording = true;
+          const removed: string[] = [];
+          let added = 0;
+          let now = 2;
+          for (const step of ops) {
+            switch (step.op) {
+              case "tick": {
+                const tick = feed.next();
+                if (hub.state.has(tick.key)) hub.set(tick.key, tick.market);
+                break;
+              }
+              case "add":
+                hub.set(`added/${added++}`, feed.next().market);
+                break;
+              case "remove": {
+                const keys = [...hub.keys()];
+                const key = keys[step.pick % keys.length]!;
+                hub.remove(key);
+                removed.push(key);
+                break;
+              }
+              case "readd":
+                if (removed.length > 0) {
+                  const [key] = removed.splice(step.pick % removed.length, 1);
+                  hub.set(key!, feed.next().market);
+                }
+                break;
+              case "event":
+                hub.event(new Uint8Array(step.size).fill(step.size & 0xff));
+                break;
+              case "flush":
+                hub.flush(now);
+                for (const p of all) p.pump(now);
+                now++;
+                break;
+            }
+          }
+          hub.flush(now);
+          for (const p of all) p.pump(now);
+          const reference = own.recorded;
+          for (const p of shared) expect(p.recorded).toEqual(reference);
+          expect(own.server.metrics.sharedMessagesOut).toBe(0);
+          if (reference.length > 0) {
+            for (const p of shared) expect(p.server.metrics.sharedMessagesOut).toBe(reference.length);
+          }
+          for (const p of all) expect(p.replica.stateHash()).toBe(hub.stateHash());
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
+});
