@@ -3,12 +3,17 @@
  * batch at ≤ 2× a copy of its bytes). Baseline: `Uint8Array.prototype.slice`
  * of a 100 ms transport message of the reference workload (~290 B).
  *
- * - `fanout/deltaframe`: what the hub does per attached session on flush: the
- *   session gets the batch's changes (bodies already encoded, shared), does
- *   its credit accounting, lays out and encodes its own `Updates` frame and
- *   transport message, and takes the coalesced ack. The change items are
- *   created per iteration (the hub creates them once for all sessions; a few
- *   hundred nanoseconds of the total).
+ * - `fanout/deltaframe-1` and `fanout/deltaframe-17`: one 100 ms batch of the
+ *   reference workload (as the hub flushes it: a `SharedBatch`) handed to 1
+ *   and to 17 synced sessions. The first session's request encodes the
+ *   batch; every session checks that it is in lockstep, accounts credit and
+ *   held versions, hands out the shared message, and takes its client's
+ *   coalesced ack. The cost of one more subscriber is the difference of the
+ *   two divided by 16 (scripts/perf-table.ts computes it).
+ * - `fanout/own-framing`: what a session that is not in lockstep (it lags,
+ *   or its client has other wire settings) does instead: it gets the
+ *   batch's changes (bodies already encoded, shared), lays out and encodes
+ *   its own `Updates` frame and transport message, and takes its ack.
  * - `fanout/codec-reframe`: the codec alone: the subscriber's own `Updates`
  *   frame around the shared bodies, its batch and its transport message.
  * - `fanout/shared-message`: the lower bound, the very same message object
@@ -21,7 +26,14 @@ import { bench, describe } from "vitest";
 import { referenceBatches } from "./support/batches.js";
 import { BENCH_SEED } from "./support/frames.js";
 import { opts, sink } from "./support/options.js";
-import { ackAll, STREAM, syncedSession } from "./support/session-pair.js";
+import {
+  ackAll,
+  ackMessage,
+  STREAM,
+  type SyncedFanout,
+  syncedFanout,
+  syncedSession,
+} from "./support/session-pair.js";
 
 const stream = referenceBatches(BENCH_SEED, 10);
 const messages = stream.batches.map((b) => frameBatch(b));
@@ -37,6 +49,26 @@ const session = syncedSession(3);
 const TICKS_PER_BATCH = Math.round(stream.ticks / stream.batches.length);
 let now = 1000;
 const subscribers: Uint8Array[] = [];
+const one = syncedFanout([10]);
+const seventeen = syncedFanout(Array.from({ length: 17 }, (_, i) => 20 + i));
+
+/** Hands the next 100 ms batch to every session of `fanout`, drains what each sends, and acks it. */
+function shareBatch(fanout: SyncedFanout): void {
+  now += 100;
+  const batch = fanout.nextBatch(TICKS_PER_BATCH);
+  const ack = ackMessage(fanout);
+  for (const pair of fanout.pairs) {
+    const server = pair.server;
+    server.publishBatch(batch, now);
+    for (let m = server.pollTransmit(); m !== undefined; m = server.pollTransmit()) sink.value = m;
+    server.handleMessage(ack, now);
+  }
+  fanout.delivered(batch);
+  // Every session must have taken the shared message, else this measures the wrong path.
+  if (batch.metrics.deliveries !== fanout.pairs.length || batch.metrics.encodings !== 1) {
+    throw new Error("fanout bench: a session did not take the shared batch");
+  }
+}
 
 describe("fanout", () => {
   bench(
@@ -55,7 +87,21 @@ describe("fanout", () => {
     opts(),
   );
   bench(
-    "fanout/deltaframe",
+    "fanout/deltaframe-1",
+    () => {
+      shareBatch(one);
+    },
+    opts(),
+  );
+  bench(
+    "fanout/deltaframe-17",
+    () => {
+      shareBatch(seventeen);
+    },
+    opts(),
+  );
+  bench(
+    "fanout/own-framing",
     () => {
       const server = session.pair.server;
       now += 100;

@@ -203,11 +203,23 @@ function targets(): { what: string; target: string; v: Verdict }[] {
       ),
     });
   }
-  const fan = costRatio("fanout/deltaframe", "fanout/slice");
+  // One more subscriber: (17 subscribers − 1 subscriber) / 16, each sharing the batch the first one encoded.
+  const fan1 = medianOf("fanout/deltaframe-1");
+  const fan17 = medianOf("fanout/deltaframe-17");
+  const slice = medianOf("fanout/slice");
+  const own = costRatio("fanout/own-framing", "fanout/slice");
+  const perSubscriber = fan1 === undefined || fan17 === undefined ? undefined : (fan17 - fan1) / 16;
   rows.push({
     what: "fan-out: one more subscriber to an encoded batch",
     target: "≤ 2× a copy of its bytes",
-    v: fan === undefined ? notMeasured("no fan-out bench result") : atMost(fan, 2, `${fmtRatio(fan)} a copy`),
+    v:
+      perSubscriber === undefined || slice === undefined
+        ? notMeasured("no fan-out bench result")
+        : atMost(
+            perSubscriber / slice,
+            2,
+            `${fmtRatio(perSubscriber / slice)} a copy (${fmtTime(perSubscriber)} per subscriber in lockstep, from fanout/deltaframe-17 − fanout/deltaframe-1; a session framing for itself: ${own === undefined ? "not measured" : fmtRatio(own)})`,
+          ),
   });
   if (memory === undefined || memory.idleSessionBytes === null) {
     rows.push({

@@ -11,7 +11,13 @@ import { create } from "@bufbuild/protobuf";
 import { encodeBatch } from "deltaframe/codec";
 import { encodeChange } from "deltaframe/delta";
 import { AckSchema, FrameSchema } from "deltaframe/proto";
-import { ClientSession, type PublishedChange, ServerSession } from "deltaframe/session";
+import {
+  ClientSession,
+  LockstepView,
+  type PublishedChange,
+  ServerSession,
+  SharedBatch,
+} from "deltaframe/session";
 import { MarketSchema, OddsFeed } from "deltaframe/workload";
 import { Hub } from "../../src/hub/index.js";
 import { BENCH_SEED } from "./frames.js";
@@ -109,12 +115,36 @@ export class SessionPair {
  * patch against the key's previous version) to publish to it directly.
  */
 export function syncedSession(id: number): SyncedSession {
+  const fanout = syncedFanout([id]);
+  return {
+    pair: fanout.pairs[0]!,
+    get sentMessages() {
+      return fanout.sentMessages;
+    },
+    get sentBytes() {
+      return fanout.sentBytes;
+    },
+    next: (count) => fanout.next(count),
+  };
+}
+
+/**
+ * Returns connections synced to one 200-market reference stream (window
+ * 65,536 messages each), detached from their hub, and generators of the
+ * stream's next changes: as items (see {@link syncedSession}), or as a
+ * {@link SharedBatch} of the hub's source and key ids, which every
+ * connection can take as it is.
+ */
+export function syncedFanout(ids: readonly number[]): SyncedFanout {
   const { hub, feed } = referenceHub(BENCH_SEED);
-  const pair = new SessionPair(id, { hub, windowMessages: 65_536 });
-  pair.settle(100);
-  pair.settle(200); // past the client's ack delay: the snapshot is acknowledged
-  pair.detach(); // changes are published to the session directly below
+  const pairs = ids.map((id) => new SessionPair(id, { hub, windowMessages: 65_536 }));
+  for (const pair of pairs) {
+    pair.settle(100);
+    pair.settle(200); // past the client's ack delay: the snapshot is acknowledged
+    pair.detach(); // changes are published to the sessions directly below
+  }
   const keys = [...feed.keys];
+  const keyIds = keys.map((k) => hub.keyId(k));
   const versions = keys.map((k) => hub.state.get(k)!.version);
   const bodies = Array.from({ length: 256 }, () => {
     const t = feed.next();
@@ -122,27 +152,49 @@ export function syncedSession(id: number): SyncedSession {
   });
   let offset = hub.offset;
   let b = 0;
-  // Everything sent so far was consumed and acknowledged by the client.
-  const credit = pair.client.credit;
-  if (credit.ackedMessages !== credit.recvMessages || credit.ackedBytes !== credit.recvBytes) {
-    throw new Error("bench session: the client has not acknowledged the snapshot");
+  // The hub's lockstep view as of now, advanced by the batches below as the hub would.
+  const view = new LockstepView(hub.offset);
+  for (const entry of hub.state) view.versions.set(entry.key, entry.version);
+  // Everything sent so far was consumed and acknowledged by every client (the same snapshot for each).
+  const credit = pairs[0]!.client.credit;
+  for (const pair of pairs) {
+    const c = pair.client.credit;
+    if (
+      c.ackedMessages !== c.recvMessages ||
+      c.ackedBytes !== c.recvBytes ||
+      c.recvBytes !== credit.recvBytes
+    ) {
+      throw new Error("bench session: a client has not acknowledged the snapshot");
+    }
   }
-  const synced: SyncedSession = {
-    pair,
+  const batchKeyIds: number[] = [];
+  const synced: SyncedFanout = {
+    pairs,
+    hub,
     sentMessages: credit.recvMessages,
     sentBytes: credit.recvBytes,
     next(count) {
       const items: PublishedChange[] = new Array(count);
+      batchKeyIds.length = 0;
       for (let n = 0; n < count; n++) {
         const { index, body } = bodies[b]!;
         b = (b + 1) & 255;
         offset++;
         items[n] = { type: "change", key: keys[index]!, offset, kind: "patch", body, base: versions[index]! };
+        batchKeyIds.push(keyIds[index]!);
         versions[index] = offset;
         synced.sentMessages++;
         synced.sentBytes += body.length;
       }
       return items;
+    },
+    nextBatch(count) {
+      const items = synced.next(count);
+      const introduces = new Array<boolean>(count).fill(false);
+      return new SharedBatch(STREAM, hub, items, [...batchKeyIds], introduces, view);
+    },
+    delivered(batch) {
+      view.advance(batch);
     },
   };
   return synced;
@@ -152,11 +204,43 @@ export function syncedSession(id: number): SyncedSession {
 export interface SyncedSession {
   readonly pair: SessionPair;
   /** Data messages the server has been given so far (all of which it sends: the window is ample). */
+  readonly sentMessages: number;
+  /** Their payload bytes. */
+  readonly sentBytes: number;
+  /** Returns the next `count` changes, each a patch against the key's previous version. */
+  next(count: number): PublishedChange[];
+}
+
+/** Synced connections of one stream (see {@link syncedFanout}). */
+export interface SyncedFanout {
+  readonly pairs: readonly SessionPair[];
+  /** The hub the sessions synced from (the source of the batches' key ids). */
+  readonly hub: Hub<typeof MarketSchema>;
+  /** Data messages each server has been given so far. */
   sentMessages: number;
   /** Their payload bytes. */
   sentBytes: number;
   /** Returns the next `count` changes, each a patch against the key's previous version. */
   next(count: number): PublishedChange[];
+  /** Returns the next `count` changes as one batch every session can share. */
+  nextBatch(count: number): SharedBatch;
+  /** Advances the lockstep view past `batch`, once every session has had it (as the hub does after a flush). */
+  delivered(batch: SharedBatch): void;
+}
+
+/** Returns the transport message of one cumulative ack of everything `synced` was given. */
+export function ackMessage(synced: {
+  readonly sentMessages: number;
+  readonly sentBytes: number;
+}): Uint8Array {
+  return encodeBatch([
+    create(FrameSchema, {
+      body: {
+        case: "ack",
+        value: create(AckSchema, { messages: BigInt(synced.sentMessages), bytes: BigInt(synced.sentBytes) }),
+      },
+    }),
+  ]);
 }
 
 /**
@@ -170,13 +254,5 @@ export function ackAll(synced: SyncedSession, now: number): void {
   if (server.isClosed || server.metrics.conflatedUpdates !== 0) {
     throw new Error("bench session: closed, or conflated instead of sending");
   }
-  const ack = encodeBatch([
-    create(FrameSchema, {
-      body: {
-        case: "ack",
-        value: create(AckSchema, { messages: BigInt(synced.sentMessages), bytes: BigInt(synced.sentBytes) }),
-      },
-    }),
-  ]);
-  server.handleMessage(ack, now);
+  server.handleMessage(ackMessage(synced), now);
 }

@@ -22,7 +22,9 @@
  * lockstep with the stream writes the same frames; the batch encodes (and
  * compresses) its transport messages on the first session's request and the
  * others send the very same bytes, doing only their own credit and
- * accounting. A session that lags (conflation, sync, other wire settings)
+ * accounting. The hub keeps one {@link LockstepView} (every key's version as
+ * of the last flush) that sessions in lockstep follow instead of tracking
+ * each key themselves. A session that lags (conflation, sync, other wire settings)
  * frames the same items itself. `metrics.batchMessagesEncoded` against
  * `metrics.sharedDeliveries` shows the saving.
  *
@@ -45,7 +47,7 @@ import type {
   PublishItem,
   RetainedLog,
 } from "../session/index.js";
-import { InMemoryRetainedLog, SharedBatch } from "../session/index.js";
+import { InMemoryRetainedLog, LockstepView, SharedBatch } from "../session/index.js";
 
 /** Options of {@link Hub}. */
 export interface HubOptions {
@@ -140,6 +142,8 @@ export class Hub<Desc extends DescMessage> implements KeyedSource {
   private pendingIntroduces: boolean[] = [];
   /** Stream-wide key ids; an id is never given to another key (docs/protocol.md §2). */
   private readonly ids = new Map<string, number>();
+  /** Every key's version as of the last flush, followed by the sessions in lockstep (shared-batch.ts). */
+  private readonly view = new LockstepView();
   private _offset = 0n;
 
   /** Creates an empty hub for values of `schema`. Throws DF_ERR_INVALID_ARGUMENT for bad options. */
@@ -330,23 +334,35 @@ export class Hub<Desc extends DescMessage> implements KeyedSource {
   flush(now: number): number {
     const items = this.pending;
     if (items.length === 0) return 0;
-    const batch = new SharedBatch(this.stream, this, items, this.pendingKeyIds, this.pendingIntroduces);
+    const batch = new SharedBatch(
+      this.stream,
+      this,
+      items,
+      this.pendingKeyIds,
+      this.pendingIntroduces,
+      this.view,
+    );
     this.pending = [];
     this.pendingKeyIds = [];
     this.pendingIntroduces = [];
     this.metrics.flushes++;
-    for (const [subscriber, after] of this.subscribers) {
-      if (subscriber.isClosed === true) {
-        this.subscribers.delete(subscriber);
-        continue;
+    try {
+      for (const [subscriber, after] of this.subscribers) {
+        if (subscriber.isClosed === true) {
+          this.subscribers.delete(subscriber);
+          continue;
+        }
+        if (subscriber.publishBatch !== undefined) subscriber.publishBatch(batch, now);
+        else subscriber.publish(this.stream, items, now);
+        this.metrics.deliveries += items.length;
+        after?.();
       }
-      if (subscriber.publishBatch !== undefined) subscriber.publishBatch(batch, now);
-      else subscriber.publish(this.stream, items, now);
-      this.metrics.deliveries += items.length;
-      after?.();
+    } finally {
+      // Every subscriber has had the batch: the view moves past it (sessions that follow it rely on this).
+      this.view.advance(batch);
+      this.metrics.batchMessagesEncoded += batch.metrics.messagesEncoded;
+      this.metrics.sharedDeliveries += batch.metrics.deliveries;
     }
-    this.metrics.batchMessagesEncoded += batch.metrics.messagesEncoded;
-    this.metrics.sharedDeliveries += batch.metrics.deliveries;
     return items.length;
   }
 

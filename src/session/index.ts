@@ -51,6 +51,8 @@ export {
   SUPPORTED_VERSIONS,
 } from "./server.js";
 export {
+  applyBatch,
+  LockstepView,
   MAX_SHARED_VARIANTS,
   SharedBatch,
   type SharedBatchMetrics,

@@ -50,7 +50,7 @@ import { type Limits, resolveLimits } from "../limits.js";
 import { SendWindow } from "./credit.js";
 import { type CloseHint, checkNow, clipReason, Endpoint, utf8Bytes } from "./endpoint.js";
 import { encodeResumeToken, sessionIdHex, verifyResumeToken } from "./resume.js";
-import type { SharedBatch } from "./shared-batch.js";
+import { applyBatch, type LockstepView, type SharedBatch } from "./shared-batch.js";
 import { SERVER_TRANSITIONS, type ServerState, type ServerTrigger } from "./transitions.js";
 import type {
   ChangeKind,
@@ -72,6 +72,14 @@ export const SUPPORTED_VERSIONS: readonly number[] = [1];
 
 /** Smallest `max_message_bytes` a peer may declare. */
 export const MIN_MESSAGE_BYTES = 512;
+
+/**
+ * Batches a subscription lets pass after a failed attempt to follow a
+ * lockstep view before it tries again: each attempt compares O(keys)
+ * versions, so a client that differs for a while costs that once per this
+ * many batches rather than per batch.
+ */
+const FOLLOW_BACKOFF_BATCHES = 16;
 
 /** Options of {@link ServerSession}. */
 export interface ServerSessionOptions {
@@ -186,6 +194,17 @@ interface Sub {
   resyncKeys: Set<string>;
   skipConflated: number;
   skipDropped: number;
+  /**
+   * The source's lockstep view this subscription follows (shared-batch.ts):
+   * while set, `held` and `keyIds` are empty and the client holds exactly
+   * the view's versions as of `lastPublished` (the view's offset, or the end
+   * of `viewBatch` when the view has not yet been advanced past it).
+   */
+  view: LockstepView | undefined;
+  /** The last batch taken while following, until the view is advanced past it. */
+  viewBatch: SharedBatch | undefined;
+  /** Batches to let pass before the next attempt to follow the view (after a failed one). */
+  followBackoff: number;
 }
 
 interface Run {
@@ -315,15 +334,25 @@ export class ServerSession extends Endpoint<ServerState, ServerTrigger, ServerEv
 
   /**
    * Returns, per live subscription, what the session holds for it now: keys
-   * waiting for credit (dirty), events queued, and keys whose held version it
-   * tracks (for bounded-memory checks and monitoring).
+   * waiting for credit (dirty), events queued, keys whose held version it
+   * tracks, and whether it follows its source's lockstep view (then the held
+   * versions are the view's, shared with every session that follows it, and
+   * the subscription keeps no per-key state of its own). For bounded-memory
+   * checks and monitoring.
    */
-  queueSizes(): Array<{ stream: string; dirtyKeys: number; queuedEvents: number; heldKeys: number }> {
+  queueSizes(): Array<{
+    stream: string;
+    dirtyKeys: number;
+    queuedEvents: number;
+    heldKeys: number;
+    followsView: boolean;
+  }> {
     return [...this.subs.values()].map((s) => ({
       stream: s.stream,
       dirtyKeys: s.dirty.size,
       queuedEvents: s.events.length - s.eventsHead,
-      heldKeys: s.held.size,
+      heldKeys: s.view !== undefined ? s.view.versions.size : s.held.size,
+      followsView: s.view !== undefined,
     }));
   }
 
@@ -476,6 +505,7 @@ export class ServerSession extends Endpoint<ServerState, ServerTrigger, ServerEv
     checkNow(now, "publish");
     const sub = this.byStream.get(stream);
     if (sub === undefined || this.isClosed) return;
+    this.materialize(sub);
     let expected = sub.lastPublished + 1n;
     for (const item of items) {
       if (item.offset < expected) continue;
@@ -549,6 +579,53 @@ export class ServerSession extends Endpoint<ServerState, ServerTrigger, ServerEv
     ) {
       return false;
     }
+    const view = batch.view;
+    // Following the view, the client holds exactly its versions: nothing to check key by key.
+    let following = view !== undefined && sub.view === view && view.offset === sub.lastPublished;
+    if (!following) {
+      this.materialize(sub);
+      following = view !== undefined && this.tryFollow(sub, view);
+      if (!following && !this.holdsBases(sub, batch)) return false;
+    }
+    const messages = batch.messagesFor({
+      alias: sub.alias,
+      hashes: (this.capabilities & Capability.HASH) !== 0,
+      maxMessageBytes: this.sendMaxBytes,
+      maxFramesPerBatch: this.limits.maxFramesPerBatch,
+      compression: this.compression,
+    });
+    if (messages === undefined) return false;
+    if (following) {
+      sub.viewBatch = batch;
+    } else {
+      const { items, keyIds, introduces } = batch;
+      for (let i = 0; i < items.length; i++) {
+        const item = items[i]!;
+        if (item.type !== "change") continue;
+        if (item.kind === "remove") {
+          sub.held.delete(item.key);
+          continue;
+        }
+        sub.held.set(item.key, item.offset);
+        if (introduces[i] === true) sub.keyIds.set(item.key, keyIds[i]!);
+      }
+    }
+    this.closeRun();
+    this.credit.charge(batch.payloadBytes, batch.messageCount);
+    this.metrics.dataOut += batch.messageCount;
+    sub.lastPublished = batch.lastOffset;
+    sub.seen = batch.lastOffset;
+    for (const m of messages) this.outbox.push(m);
+    batch.metrics.deliveries++;
+    return true;
+  }
+
+  /**
+   * Whether the client holds, key by key, exactly what `batch` was encoded
+   * against: each patch's base, every key the batch does not bind (under the
+   * same id), none of the keys it binds.
+   */
+  private holdsBases(sub: Sub, batch: SharedBatch): boolean {
     const { items, keyIds, introduces, previousIndex } = batch;
     for (let i = 0; i < items.length; i++) {
       const item = items[i]!;
@@ -575,32 +652,70 @@ export class ServerSession extends Endpoint<ServerState, ServerTrigger, ServerEv
         return false;
       }
     }
-    const messages = batch.messagesFor({
-      alias: sub.alias,
-      hashes: (this.capabilities & Capability.HASH) !== 0,
-      maxMessageBytes: this.sendMaxBytes,
-      maxFramesPerBatch: this.limits.maxFramesPerBatch,
-      compression: this.compression,
-    });
-    if (messages === undefined) return false;
-    for (let i = 0; i < items.length; i++) {
-      const item = items[i]!;
-      if (item.type !== "change") continue;
-      if (item.kind === "remove") {
-        sub.held.delete(item.key);
-        continue;
-      }
-      sub.held.set(item.key, item.offset);
-      if (introduces[i] === true) sub.keyIds.set(item.key, keyIds[i]!);
-    }
-    this.closeRun();
-    this.credit.charge(batch.payloadBytes, batch.messageCount);
-    this.metrics.dataOut += batch.messageCount;
-    sub.lastPublished = batch.lastOffset;
-    sub.seen = batch.lastOffset;
-    for (const m of messages) this.outbox.push(m);
-    batch.metrics.deliveries++;
     return true;
+  }
+
+  /**
+   * Starts following `view` when the client holds exactly its versions (and
+   * every key under the source's id): O(keys), so after a failed attempt the
+   * next waits {@link FOLLOW_BACKOFF_BATCHES} batches. Frees the per-key maps.
+   */
+  private tryFollow(sub: Sub, view: LockstepView): boolean {
+    const keyId = sub.source.keyId;
+    if (keyId === undefined || view.offset !== sub.lastPublished) return false;
+    if (sub.followBackoff > 0) {
+      sub.followBackoff--;
+      return false;
+    }
+    let same = sub.held.size === view.versions.size;
+    if (same) {
+      for (const [key, version] of view.versions) {
+        if (sub.held.get(key) !== version || sub.keyIds.get(key) !== keyId.call(sub.source, key)) {
+          same = false;
+          break;
+        }
+      }
+    }
+    if (!same) {
+      sub.followBackoff = FOLLOW_BACKOFF_BATCHES;
+      return false;
+    }
+    sub.view = view;
+    sub.viewBatch = undefined;
+    sub.held = new Map();
+    sub.keyIds = new Map();
+    return true;
+  }
+
+  /**
+   * Stops following the lockstep view: the view's versions as of
+   * `lastPublished` become the subscription's own `held` (O(keys)). Should
+   * the view not be as of that offset, what the client holds is unknown and
+   * the whole stream is resynced. (Through a hub that cannot happen: the hub
+   * advances the view only after handing the batch to every session, and a
+   * session that misses a batch fails its next publish on the offset gap.)
+   */
+  private materialize(sub: Sub): void {
+    const view = sub.view;
+    if (view === undefined) return;
+    const batch = sub.viewBatch;
+    sub.view = undefined;
+    sub.viewBatch = undefined;
+    const held = new Map(view.versions);
+    let at = view.offset;
+    if (batch !== undefined && at === batch.firstOffset - 1n) {
+      applyBatch(held, batch);
+      at = batch.lastOffset;
+    }
+    if (at !== sub.lastPublished) {
+      sub.resyncAll = true;
+      return;
+    }
+    const keyIds = new Map<string, number>();
+    const keyId = sub.source.keyId!;
+    for (const key of held.keys()) keyIds.set(key, keyId.call(sub.source, key));
+    sub.held = held;
+    sub.keyIds = keyIds;
   }
 
   // --- frames from the client ---------------------------------------------
@@ -813,6 +928,9 @@ export class ServerSession extends Endpoint<ServerState, ServerTrigger, ServerEv
       resyncKeys: new Set(),
       skipConflated: 0,
       skipDropped: 0,
+      view: undefined,
+      viewBatch: undefined,
+      followBackoff: 0,
     };
     // Choose the cheapest correct sync: replay from the log, per-key catch-up, or a snapshot.
     let mode = SyncMode.SNAPSHOT;
@@ -1022,6 +1140,7 @@ export class ServerSession extends Endpoint<ServerState, ServerTrigger, ServerEv
   }
 
   private keyId(sub: Sub, key: string): { id: number; fresh: boolean } {
+    this.materialize(sub);
     const id = sub.keyIds.get(key);
     if (id !== undefined) return { id, fresh: false };
     // Stream-wide ids when the source has them (shared batches), else numbered per subscription.
@@ -1137,6 +1256,7 @@ export class ServerSession extends Endpoint<ServerState, ServerTrigger, ServerEv
 
   private startResync(sub: Sub): void {
     if (!sub.resyncAll && sub.resyncKeys.size === 0) return;
+    this.materialize(sub);
     const source = sub.source;
     if (sub.resyncAll) {
       sub.sync = {
@@ -1270,6 +1390,7 @@ export class ServerSession extends Endpoint<ServerState, ServerTrigger, ServerEv
       this.flushSkipped(sub);
       return;
     }
+    this.materialize(sub);
     const order = [...sub.dirty.entries()].sort((a, b) => (a[1].version < b[1].version ? -1 : 1));
     let i = 0;
     for (;;) {

@@ -23,6 +23,18 @@
  * versions, key bindings) — the parts that differ per connection never enter
  * the shared bytes.
  *
+ * Checking the first two conditions key by key would cost every session
+ * O(items) per batch. A source that publishes only through shared batches
+ * keeps one {@link LockstepView} for all its sessions instead: the version of
+ * every key as of the last batch delivered. A session whose client is known
+ * to hold exactly that state follows the view: it keeps no per-key state of
+ * its own, and takes each next batch of the view in O(1) — the cost of one
+ * more subscriber is then its credit check, its share of the messages and its
+ * ack. When it must leave (its credit runs out, its client asks for a resync,
+ * items reach it another way), it copies the view's versions as its own
+ * (O(keys), once) and goes on as any session. It enters by comparing its own
+ * per-key state with the view's, at a batch boundary.
+ *
  * The bytes also depend on the connection's wire settings: alias, whether
  * the client takes hashes, its message size and frame limits, and
  * compression. The batch encodes (and compresses) once per distinct set of
@@ -86,12 +98,68 @@ interface Variant {
   readonly messages: readonly EncodedMessage[];
 }
 
+/**
+ * The version of every key of a stream as of one offset, shared by the
+ * sessions that follow it (see the module comment). The source that owns it
+ * advances it with each batch after delivering the batch to every session.
+ */
+export class LockstepView {
+  /** The offset the versions are as of: the last item of the last batch delivered. */
+  private _offset: bigint;
+  /** Version of each key present at `offset`. */
+  readonly versions = new Map<string, bigint>();
+
+  /** Creates a view of an empty stream at `offset` (the stream's offset before its first batch). */
+  constructor(offset = 0n) {
+    this._offset = offset;
+  }
+
+  /** The offset the versions are as of. */
+  get offset(): bigint {
+    return this._offset;
+  }
+
+  /**
+   * Applies `batch`, which must start right after {@link offset}: its
+   * changes become the keys' versions, removals drop keys. Throws
+   * DF_ERR_INVALID_ARGUMENT otherwise.
+   */
+  advance(batch: SharedBatch): void {
+    if (batch.firstOffset !== this._offset + 1n) {
+      throw new DeltaframeError(
+        "DF_ERR_INVALID_ARGUMENT",
+        "cannot advance lockstep view: batch does not follow it",
+        {
+          offset: this._offset,
+          firstOffset: batch.firstOffset,
+        },
+      );
+    }
+    applyBatch(this.versions, batch);
+    this._offset = batch.lastOffset;
+  }
+}
+
+/** Applies the changes of `batch` to a key → version map (removals delete). */
+export function applyBatch(versions: Map<string, bigint>, batch: SharedBatch): void {
+  for (const item of batch.items) {
+    if (item.type !== "change") continue;
+    if (item.kind === "remove") versions.delete(item.key);
+    else versions.set(item.key, item.offset);
+  }
+}
+
 /** One flush of a stream's items, encoded at most once per wire setting (see the module comment). */
 export class SharedBatch {
   /** The stream's name. */
   readonly stream: string;
   /** The source whose key ids `keyIds` holds; sessions share only batches of the source they read. */
   readonly source: KeyedSource;
+  /**
+   * The source's lockstep view, as of the offset just before this batch
+   * while the batch is delivered; undefined when the source keeps none.
+   */
+  readonly view: LockstepView | undefined;
   /** The items, in consecutive offset order. */
   readonly items: readonly PublishItem[];
   /** Stream-wide key id of each change (0 for events). */
@@ -114,10 +182,12 @@ export class SharedBatch {
 
   /**
    * Wraps `items` of `stream` read from `source`, with each change's key id
-   * and whether it introduces its key. Throws DF_ERR_INVALID_ARGUMENT when
-   * there are no items, the columns' lengths differ, offsets are not
-   * consecutive, a key id is not a positive integer, a patch's base does not
-   * precede it, or a removal has a body.
+   * and whether it introduces its key; `view` is the source's
+   * {@link LockstepView}, if it keeps one (it must be as of the offset just
+   * before the batch). Throws DF_ERR_INVALID_ARGUMENT when there are no
+   * items, the columns' lengths differ, offsets are not consecutive, a key
+   * id is not a positive integer, a key has two ids, a patch's base does not
+   * precede it, a removal has a body, or the view is as of another offset.
    */
   constructor(
     stream: string,
@@ -125,6 +195,7 @@ export class SharedBatch {
     items: readonly PublishItem[],
     keyIds: readonly number[],
     introduces: readonly boolean[],
+    view?: LockstepView,
   ) {
     const bad = (why: string, data: Record<string, unknown> = {}) =>
       new DeltaframeError("DF_ERR_INVALID_ARGUMENT", `cannot build shared batch: ${why}`, data);
@@ -169,8 +240,15 @@ export class SharedBatch {
       lastIndex.set(item.key, i);
       payloadBytes += item.body.length;
     }
+    if (view !== undefined && view.offset + 1n !== items[0]!.offset) {
+      throw bad("the lockstep view is not as of the offset before the batch", {
+        viewOffset: view.offset,
+        firstOffset: items[0]!.offset,
+      });
+    }
     this.stream = stream;
     this.source = source;
+    this.view = view;
     this.items = items;
     this.keyIds = keyIds;
     this.introduces = introduces;

@@ -122,6 +122,56 @@ describe("shared batches", () => {
     for (const p of [early, late]) expect(p.replica.stateHash()).toBe(hub.stateHash());
   });
 
+  it("sessions in lockstep follow the hub's view and keep no per-key state; they leave it for a resync and come back", () => {
+    const { hub, feed } = seededHub(8);
+    const pairs = [new Pair(hub, hub, 1), new Pair(hub, hub, 2)];
+    for (const p of pairs) p.pump(1);
+    const flush = (now: number) => {
+      for (let i = 0; i < 20; i++) {
+        const tick = feed.next();
+        hub.set(tick.key, tick.market);
+      }
+      hub.flush(now);
+      for (const p of pairs) p.pump(now);
+    };
+    const follows = (p: Pair) => p.server.queueSizes()[0]!.followsView;
+    flush(2);
+    for (const p of pairs) expect(follows(p)).toBe(true);
+    expect(pairs[0]!.server.queueSizes()[0]!.heldKeys).toBe(200);
+    // The client asks for a key again: the session leaves the view to serve it.
+    const [key] = hub.keys();
+    pairs[0]!.client.resync(hub.stream, [key!], 0, 3);
+    pairs[0]!.pump(3);
+    expect(follows(pairs[0]!)).toBe(false);
+    expect(pairs[0]!.events.some((e) => e.type === "snapshot-begin")).toBe(true);
+    const sharedBefore = pairs[0]!.server.metrics.sharedMessagesOut;
+    for (let f = 0; f < 20; f++) flush(4 + f);
+    // Back in lockstep (after at most one backoff), sharing every batch again.
+    expect(follows(pairs[0]!)).toBe(true);
+    expect(pairs[0]!.server.metrics.sharedMessagesOut - sharedBefore).toBe(20);
+    expect(follows(pairs[1]!)).toBe(true);
+    for (const p of pairs) expect(p.replica.stateHash()).toBe(hub.stateHash());
+  });
+
+  it("a session that follows the view takes items published to it directly, from the view's versions", () => {
+    const { hub, feed } = seededHub(9);
+    const pair = new Pair(hub, hub, 1);
+    pair.pump(1);
+    const tick = feed.next();
+    hub.set(tick.key, tick.market);
+    hub.flush(2);
+    pair.pump(2);
+    expect(pair.server.queueSizes()[0]!.followsView).toBe(true);
+    // The application publishes the hub's next change itself, before the hub flushes it.
+    const next = feed.next();
+    const item = hub.set(next.key, next.market);
+    pair.server.publish(hub.stream, [item], 3);
+    expect(pair.server.queueSizes()[0]!.followsView).toBe(false);
+    hub.flush(3);
+    pair.pump(3);
+    expect(pair.replica.stateHash()).toBe(hub.stateHash());
+  });
+
   it("a subscriber without publishBatch gets the items through publish", () => {
     const { hub, feed } = seededHub(5);
     const seen: PublishItem[][] = [];
@@ -213,7 +263,9 @@ type Op =
   | { op: "remove"; pick: number }
   | { op: "readd"; pick: number }
   | { op: "event"; size: number }
-  | { op: "flush" };
+  | { op: "flush" }
+  | { op: "slowReads" }
+  | { op: "resync"; pick: number };
 
 const opArb: fc.Arbitrary<Op> = fc.oneof(
   { weight: 12, arbitrary: fc.constant({ op: "tick" as const }) },
@@ -222,6 +274,8 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
   { weight: 1, arbitrary: fc.nat(1000).map((pick) => ({ op: "readd" as const, pick })) },
   { weight: 1, arbitrary: fc.nat(600).map((size) => ({ op: "event" as const, size })) },
   { weight: 3, arbitrary: fc.constant({ op: "flush" as const }) },
+  { weight: 1, arbitrary: fc.constant({ op: "slowReads" as const }) },
+  { weight: 1, arbitrary: fc.nat(1000).map((pick) => ({ op: "resync" as const, pick })) },
 );
 
 describe("shared batches, differentially", () => {
@@ -244,8 +298,13 @@ describe("shared batches, differentially", () => {
           };
           const shared = [new Pair(hub, hub, 1, options), new Pair(hub, hub, 2, options)];
           const own = new Pair(hub, hub, 3, { ...options, ownFraming: true });
-          const all = [...shared, own];
+          // Not compared byte for byte: a consumer that reads only now and then (in and out of lockstep), and
+          // one that asks for keys again (leaving the hub's view each time).
+          const slow = new Pair(hub, hub, 4, { ...options, windowMessages: 12, autoConsume: false });
+          const resyncing = new Pair(hub, hub, 5, options);
+          const all = [...shared, own, slow, resyncing];
           for (const p of all) p.pump(1);
+          slow.catchUp(1);
           for (const p of all) p.recording = true;
           const removed: string[] = [];
           let added = 0;
@@ -281,10 +340,20 @@ describe("shared batches, differentially", () => {
                 for (const p of all) p.pump(now);
                 now++;
                 break;
+              case "slowReads":
+                slow.catchUp(now);
+                break;
+              case "resync": {
+                const keys = [...hub.keys()];
+                resyncing.client.resync(hub.stream, [keys[step.pick % keys.length]!], 0, now);
+                resyncing.pump(now);
+                break;
+              }
             }
           }
           hub.flush(now);
           for (const p of all) p.pump(now);
+          slow.catchUp(now);
           const reference = own.recorded;
           for (const p of shared) expect(p.recorded).toEqual(reference);
           expect(own.server.metrics.sharedMessagesOut).toBe(0);
