@@ -112,6 +112,12 @@ interface MessagePlan {
   readonly desc: DescMessage;
   /** Fields in field-number order. */
   readonly steps: readonly FieldStep[];
+  /**
+   * For a message whose every field is compared by `===` (modes Int32, Int64
+   * and Same): whether two messages are equal, so {@link diffLocal} has
+   * nothing to write. Undefined for other messages.
+   */
+  readonly equal: ((a: Local, b: Local) => boolean) | undefined;
 }
 
 const IMPLICIT = 2;
@@ -121,10 +127,43 @@ const plans = new WeakMap<DescMessage, MessagePlan>();
 function planOf(desc: DescMessage): MessagePlan {
   let plan = plans.get(desc);
   if (plan === undefined) {
-    plan = { desc, steps: sortedFields(desc).map(fieldStep) };
+    const steps = sortedFields(desc).map(fieldStep);
+    plan = { desc, steps, equal: equalityOf(steps) };
     plans.set(desc, plan);
   }
   return plan;
+}
+
+/**
+ * Returns a function that tells whether two messages are equal field by
+ * field with `===`, when every step allows it (see MessagePlan.equal).
+ *
+ * The performance bet: most elements of a changed list are unchanged (19 of
+ * 20 selections of a market on a tick), and comparing them through a loop
+ * over property names makes every property load megamorphic. A function
+ * generated per schema, with the names as constants, compares an unchanged
+ * element in a few nanoseconds. The names come from the schema, are written
+ * as JSON string literals, and nothing else enters the source. Where code
+ * generation is refused (a Content-Security-Policy without 'unsafe-eval'),
+ * the same comparison runs as a loop.
+ */
+function equalityOf(steps: readonly FieldStep[]): MessagePlan["equal"] {
+  if (
+    steps.length === 0 ||
+    steps.some((s) => s.mode !== Mode.Int32 && s.mode !== Mode.Int64 && s.mode !== Mode.Same)
+  ) {
+    return undefined;
+  }
+  const names = steps.map((s) => s.name);
+  try {
+    const body = `return ${names.map((n) => `a[${JSON.stringify(n)}] === b[${JSON.stringify(n)}]`).join(" && ")};`;
+    return new Function("a", "b", body) as (a: Local, b: Local) => boolean;
+  } catch {
+    return (a, b) => {
+      for (const n of names) if (a[n] !== b[n]) return false;
+      return true;
+    };
+  }
 }
 
 function fieldStep(field: DescField): FieldStep {
@@ -395,7 +434,7 @@ function diffElements(
   for (let i = 0; i < lb.length; i++) {
     const x = la[i];
     const y = lb[i];
-    if (x === y) continue;
+    if (x === y || plan.equal?.(x as Local, y as Local)) continue;
     const start = chains.length;
     diffLocal(plan, x as Local, y as Local, ctx, chains, undefined, undefined);
     if (chains.length === start) continue;
