@@ -66,5 +66,6 @@ run("npx", [
 ]);
 run("npx", ["tsx", "scripts/bench-e2e.ts", "--updates", smoke ? "200" : "10000"]);
 if (!smoke) run("npx", ["tsx", "scripts/bench-e2e.ts", "--updates", "5000", "--clients", "16"]);
+if (!smoke) run("npx", ["tsx", "scripts/bench-e2e.ts", "--updates", "5000", "--clients", "64"]);
 run("npx", ["tsx", "scripts/perf-table.ts", "--report", report, ...(smoke ? ["--check"] : [])]);
 console.log(`\nbench ${smoke ? "smoke " : ""}run took ${((Date.now() - started) / 1000).toFixed(0)} s`);

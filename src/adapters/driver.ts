@@ -340,7 +340,11 @@ export class SessionDriver<E extends { readonly type: string }> {
   private armTimer(): void {
     if (this.socketEnded) return;
     const at = this.session.pollTimeout();
-    if (at === this.timerAt && this.timer !== undefined) return;
+    // A timer already set for this deadline or an earlier one stays: each send and each ack moves the heartbeat
+    // and idle deadlines later, and re-arming on every flush would churn a timer per message. An early timer
+    // finds nothing due, and re-arms for the deadline then current.
+    if (this.timer !== undefined && at !== undefined && this.timerAt !== undefined && this.timerAt <= at)
+      return;
     this.clearTimer();
     if (at === undefined) return;
     this.timerAt = at;

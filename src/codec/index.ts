@@ -21,7 +21,12 @@ export {
 export { defaultDeflater } from "./deflate-default.js";
 export { createFflateDeflater, type FflateDeflaterOptions, MAX_DEFLATE_EXPANSION } from "./deflate-fflate.js";
 export { createZlibDeflater, type ZlibDeflaterOptions } from "./deflate-zlib.js";
-export { type Deflater, MAX_DICTIONARY_BYTES } from "./deflater.js";
+export {
+  type Deflater,
+  MAX_DICTIONARY_BYTES,
+  MIN_COMPRESSED_HEADER_BYTES,
+  maxReadableMessageBytes,
+} from "./deflater.js";
 export { dictionaryId, type TrainDictionaryOptions, trainDictionary } from "./dictionary.js";
 export { type DecodeOptions, decodeFrame, encodeFrame } from "./frame.js";
 export { expandShapedFrame, packUpdates, unpackUpdates } from "./updates-shape.js";

@@ -26,8 +26,7 @@
  * @module
  */
 import { create } from "@bufbuild/protobuf";
-import { maxReadableMessageBytes } from "../codec/deflater.js";
-import { type Deflater, defaultDeflater } from "../codec/index.js";
+import { type Deflater, defaultDeflater, maxReadableMessageBytes } from "../codec/index.js";
 import { DeltaframeError } from "../errors.js";
 import {
   AckSchema,

@@ -25,7 +25,7 @@
  * @module
  */
 import { create } from "@bufbuild/protobuf";
-import type { Deflater } from "../codec/index.js";
+import { type Deflater, defaultDeflater, maxReadableMessageBytes } from "../codec/index.js";
 import { DeltaframeError, ERROR_CODES } from "../errors.js";
 import {
   Capability,
@@ -421,7 +421,7 @@ export class ServerSession extends Endpoint<ServerState, ServerTrigger, ServerEv
           windowMessages: this.credit.windowMessages,
           windowBytes: this.credit.windowBytes,
           // A uint32 on the wire: an unlimited (Infinity) limit is announced as the largest value.
-          maxMessageBytes: Math.min(this.limits.maxMessageBytes, 0xffff_ffff),
+          maxMessageBytes: Math.min(this.receiveMaxBytes(), 0xffff_ffff),
           dictionary: 0,
           resumed: this.resumeOf !== undefined,
         }),
@@ -429,6 +429,18 @@ export class ServerSession extends Endpoint<ServerState, ServerTrigger, ServerEv
     );
     this.lastReceivedAt = now;
     this.lastSentAt = now;
+  }
+
+  /**
+   * The largest message this side reads, as announced in Welcome: the
+   * `maxMessageBytes` limit, lowered — when compression is in force — to what
+   * the deflater can inflate (fflate: 65,029 bytes by default), so that the
+   * client never sends compressed data this side refuses.
+   */
+  private receiveMaxBytes(): number {
+    if (!this.compression.enabled) return this.limits.maxMessageBytes;
+    const readable = maxReadableMessageBytes(this.opts.deflater ?? defaultDeflater());
+    return Math.max(MIN_MESSAGE_BYTES, Math.min(this.limits.maxMessageBytes, readable));
   }
 
   /**
@@ -1221,7 +1233,7 @@ export class ServerSession extends Endpoint<ServerState, ServerTrigger, ServerEv
     if (!this.isLive()) return;
     if (only !== undefined) {
       if (this.subs.has(only.alias)) this.flushSub(only, now);
-    } else if (this.subs.size > 0) {
+    } else if (this.subs.size > 0 && this.anyPending()) {
       const subs = [...this.subs.values()];
       const start = this.rotate++ % subs.length;
       for (let i = 0; i < subs.length; i++) {
@@ -1236,6 +1248,15 @@ export class ServerSession extends Endpoint<ServerState, ServerTrigger, ServerEv
       this.stalled = false;
       this.emit({ type: "writable" });
     }
+  }
+
+  /** Whether any subscription has something for {@link flushSub} to do (most inputs, such as acks, find none). */
+  private anyPending(): boolean {
+    for (const sub of this.subs.values()) {
+      if (!this.idle(sub) || sub.sync !== undefined || sub.skipConflated !== 0 || sub.skipDropped !== 0)
+        return true;
+    }
+    return false;
   }
 
   private idle(sub: Sub): boolean {

@@ -38,6 +38,37 @@ describe("shared batches", () => {
     }
   });
 
+  it("compresses each flush once when compression is on, and every session sends those bytes", () => {
+    const { hub, feed } = seededHub(11);
+    const capabilities = Capability.HASH | Capability.DEFLATE;
+    const options: Partial<PairOptions> = {
+      client: { capabilities, compressThresholdBytes: 64 },
+      server: { capabilities, compressThresholdBytes: 64 },
+    };
+    const pairs = [1, 2, 3].map((seed) => new Pair(hub, hub, seed, options));
+    for (const p of pairs) p.pump(1);
+    for (const p of pairs) p.recording = true;
+    const encodedBefore = hub.metrics.batchMessagesEncoded;
+    for (let f = 0; f < 10; f++) {
+      for (let i = 0; i < 40; i++) {
+        const tick = feed.next();
+        hub.set(tick.key, tick.market);
+      }
+      hub.flush(2);
+      for (const p of pairs) p.pump(2);
+    }
+    const [a, b, c] = pairs.map((p) => p.recorded);
+    expect(a).toHaveLength(10);
+    // Compressed (marker 0x01), and the very same arrays for every session.
+    expect(a!.every((m) => m[0] === 0x01)).toBe(true);
+    for (let i = 0; i < a!.length; i++) {
+      expect(b![i]).toBe(a![i]);
+      expect(c![i]).toBe(a![i]);
+    }
+    expect(hub.metrics.batchMessagesEncoded - encodedBefore).toBe(10);
+    for (const p of pairs) expect(p.replica.stateHash()).toBe(hub.stateHash());
+  });
+
   it("leaves a slow consumer to frame for itself, and takes it back once it has caught up", () => {
     const { hub, feed } = seededHub(2);
     const fast = [new Pair(hub, hub, 1), new Pair(hub, hub, 50)];

@@ -194,3 +194,24 @@ describe("a server sending to a client with a bounded deflater", () => {
     }
   });
 });
+
+describe("Welcome.max_message_bytes with a bounded deflater", () => {
+  it("a server reading with fflate announces its bound, so the client never sends it deflate data it refuses", () => {
+    const pair = new SessionPair({
+      server: { capabilities: WITH_DEFLATE, deflater: createFflateDeflater() },
+      client: { capabilities: WITH_DEFLATE },
+    });
+    pair.run();
+    expect(pair.clientOf("welcome")[0]!.maxMessageBytes).toBe(65_029);
+    const plain = new SessionPair({ server: { deflater: createFflateDeflater() } });
+    plain.run();
+    // Without compression in force the bound does not apply: the server's own limit (default 1 MiB).
+    expect(plain.clientOf("welcome")[0]!.maxMessageBytes).toBe(MIB);
+    const zlib = new SessionPair({
+      server: { capabilities: WITH_DEFLATE, deflater: createZlibDeflater() },
+      client: { capabilities: WITH_DEFLATE },
+    });
+    zlib.run();
+    expect(zlib.clientOf("welcome")[0]!.maxMessageBytes).toBe(MIB);
+  });
+});
