@@ -6,10 +6,11 @@
  * docs/performance.md is printed by this test (`BANDWIDTH_TABLE=1`).
  */
 import { constants, createDeflateRaw } from "node:zlib";
-import { create, toBinary, toJson } from "@bufbuild/protobuf";
-import { encodeBatch, packUpdates } from "deltaframe/codec";
-import { encodeChange, KeyedState } from "deltaframe/delta";
-import { type Frame, FrameSchema, UpdatesSchema } from "deltaframe/proto";
+import { toBinary, toJson } from "@bufbuild/protobuf";
+import { applyToReplica } from "deltaframe/adapters/ws";
+import { Replica } from "deltaframe/delta";
+import { Hub } from "deltaframe/hub";
+import { ClientSession, ServerSession } from "deltaframe/session";
 import {
   MarketSchema,
   MarketStatusChangedSchema,
@@ -55,94 +56,73 @@ async function deflateStreamBytes(messages: string[]): Promise<number> {
 }
 
 /**
- * deltaframe's server-to-client bytes: per 100 ms of feed time one transport
- * message holding an `Updates` frame (and `Event` frames in offset order),
- * offsets assigned as the hub assigns them (one per update and per event).
+ * deltaframe's server-to-client bytes, as a real server sends them: a `Hub`
+ * (one patch per tick, encoded once) and a `ServerSession` for one client
+ * (`ClientSession`, in memory), with the batching of protocol §3 — a flush
+ * 100 ms of feed time after the first change held back — and nothing left
+ * out: every transport message the server sends after the client's snapshot
+ * (marker, batch, frames, alias, offsets, key ids, sizes, shapes, events).
+ * Returns the bytes, the messages, and whether the client's replica ended
+ * equal to the hub's state.
  */
-function deltaframeBytes(all: OddsTick[]): { bytes: number; messages: number } {
+function deltaframeBytes(all: OddsTick[]): { bytes: number; messages: number; converged: boolean } {
   const feed = new OddsFeed({ seed: SEED });
-  const state = new KeyedState(MarketSchema);
-  let offset = 0n;
-  for (const [key, value] of feed.snapshot()) state.set(key, value, ++offset);
-  // The snapshot reflects every offset up to here; the live lane continues from it.
-  let lastSeen = offset;
+  const hub = new Hub(MarketSchema, { stream: "odds" });
+  for (const [key, value] of feed.snapshot()) hub.set(key, value);
+  hub.flush(0);
+  const server = new ServerSession(
+    { streams: (name) => (name === hub.stream ? hub : undefined), randomBytes: (n) => new Uint8Array(n) },
+    0,
+  );
+  hub.attach(server);
+  const client = new ClientSession({ windowMessages: 65_536 });
+  const replica = new Replica(MarketSchema);
+  let counting = false;
   let bytes = 0;
   let messages = 0;
-  let batchStart = all[0]!.timeMs;
-  let pending: OddsTick[] = [];
-  const flush = () => {
-    if (pending.length === 0) return;
-    const frames: Frame[] = [];
-    let run:
-      | { keyIds: number[]; sizes: number[]; bodies: Uint8Array[]; first: bigint; implicit: boolean }
-      | undefined;
-    const endRun = () => {
-      if (!run) return;
-      const bodies = new Uint8Array(run.bodies.reduce((n, b) => n + b.length, 0));
-      let at = 0;
-      for (const b of run.bodies) {
-        bodies.set(b, at);
-        at += b.length;
+  const pump = (now: number) => {
+    for (let moved = true; moved; ) {
+      moved = false;
+      for (let m = client.pollTransmit(); m !== undefined; m = client.pollTransmit()) {
+        server.handleMessage(m, now);
+        moved = true;
       }
-      frames.push(
-        create(FrameSchema, {
-          body: {
-            case: "updates",
-            value: packUpdates(
-              create(UpdatesSchema, {
-                alias: 1,
-                // Implicit (0) when the run continues right after the last offset the client saw (protocol §6.1).
-                firstOffset: run.implicit ? 0n : run.first,
-                keyIds: run.keyIds,
-                sizes: run.sizes,
-                bodies,
-              }),
-            ),
-          },
-        }),
-      );
-      run = undefined;
-    };
-    for (const tick of pending) {
-      const version = ++offset;
-      const change = encodeChange(MarketSchema, tick.previous, tick.market);
-      const keyId = state.set(tick.key, tick.market, version).keyId;
-      run ??= { keyIds: [], sizes: [], bodies: [], first: version, implicit: version === lastSeen + 1n };
-      lastSeen = version;
-      run.keyIds.push(keyId);
-      run.sizes.push((change.body.length << 2) | (change.kind === "patch" ? 1 : 0));
-      run.bodies.push(change.body);
-      if (tick.event) {
-        endRun();
-        lastSeen = ++offset;
-        frames.push(
-          create(FrameSchema, {
-            body: {
-              case: "event",
-              value: {
-                alias: 1,
-                offset: lastSeen,
-                payload: toBinary(MarketStatusChangedSchema, tick.event),
-              },
-            },
-          }),
-        );
+      for (let e = server.pollEvent(); e !== undefined; e = server.pollEvent()) {
+        if (e.type === "authenticate") server.accept({}, now);
+      }
+      for (let m = server.pollTransmit(); m !== undefined; m = server.pollTransmit()) {
+        if (counting) {
+          bytes += m.length;
+          messages++;
+        }
+        client.handleMessage(m, now);
+        moved = true;
+      }
+      for (let e = client.pollEvent(); e !== undefined; e = client.pollEvent()) {
+        applyToReplica(replica, client, e, now);
+        moved = true;
       }
     }
-    endRun();
-    bytes += encodeBatch(frames).length;
-    messages++;
-    pending = [];
   };
+  client.connect(0);
+  client.subscribe(hub.stream, {}, 0);
+  pump(0);
+  counting = true;
+  let heldSince: number | undefined;
   for (const tick of all) {
-    if (tick.timeMs - batchStart >= BATCH_MS) {
-      flush();
-      batchStart = tick.timeMs;
+    if (heldSince !== undefined && tick.timeMs - heldSince >= BATCH_MS) {
+      hub.flush(tick.timeMs);
+      pump(tick.timeMs);
+      heldSince = undefined;
     }
-    pending.push(tick);
+    heldSince ??= tick.timeMs;
+    hub.set(tick.key, tick.market);
+    if (tick.event) hub.event(toBinary(MarketStatusChangedSchema, tick.event));
   }
-  flush();
-  return { bytes, messages };
+  const end = all[all.length - 1]!.timeMs + BATCH_MS;
+  hub.flush(end);
+  pump(end);
+  return { bytes, messages, converged: replica.stateHash() === hub.stateHash() };
 }
 
 describe(`bandwidth on the reference workload (${TICKS} ticks, seed ${SEED})`, () => {
@@ -173,6 +153,7 @@ describe(`bandwidth on the reference workload (${TICKS} ticks, seed ${SEED})`, (
       console.log(`${lines.join("\n")}\n(deltaframe transport messages: ${df.messages})`);
     }
     // The figures in docs/performance.md: change them together.
+    expect(df.converged).toBe(true);
     expect({
       jsonMarket,
       jsonChangedBytes,
@@ -183,7 +164,7 @@ describe(`bandwidth on the reference workload (${TICKS} ticks, seed ${SEED})`, (
     }).toMatchInlineSnapshot(`
       {
         "deflated": 434972,
-        "deltaframe": 99511,
+        "deltaframe": 99561,
         "jsonChangedBytes": 2170587,
         "jsonMarket": 16951222,
         "messages": 478,

@@ -163,25 +163,27 @@ export function sessionBatches(seed: number, seconds: number): SessionStream {
   const json: string[] = [];
   const start = feed.timeMs;
   const endMs = start + seconds * 1000;
-  let windowEnd = start + BATCH_MS;
+  // Protocol §3 batching, as test/bandwidth.test.ts: a flush BATCH_MS after the first change held back.
+  let heldSince: number | undefined;
   let ticks = 0;
-  const flush = (): void => {
-    const now = 100 + (windowEnd - start);
+  const flush = (atMs: number): void => {
+    const now = 100 + (atMs - start);
     hub.flush(now);
     pair.settle(now);
   };
   for (;;) {
     const tick = feed.next();
     if (tick.timeMs > endMs) break;
-    while (tick.timeMs > windowEnd) {
-      flush();
-      windowEnd += BATCH_MS;
+    if (heldSince !== undefined && tick.timeMs - heldSince >= BATCH_MS) {
+      flush(tick.timeMs);
+      heldSince = undefined;
     }
+    heldSince ??= tick.timeMs;
     hub.set(tick.key, tick.market);
     if (tick.event !== undefined) hub.event(toBinary(MarketStatusChangedSchema, tick.event));
     ticks++;
     json.push(tickJson(tick));
   }
-  flush();
+  flush(endMs + BATCH_MS);
   return { batches, ticks, json };
 }
