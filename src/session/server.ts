@@ -64,7 +64,7 @@ import type {
   TokenSigner,
   TokenStore,
 } from "./types.js";
-import { runBudgetBytes, UpdatesRun, updateBoundBytes } from "./updates-run.js";
+import { RUN_FIXED_BYTES, runBudgetBytes, UpdatesRun, updateBoundBytes } from "./updates-run.js";
 import { frame } from "./wire.js";
 
 /** Protocol versions this implementation speaks. */
@@ -607,6 +607,8 @@ export class ServerSession extends Endpoint<ServerState, ServerTrigger, ServerEv
       compression: this.compression,
     });
     if (messages === undefined) return false;
+    // A change too large for this client's messages: framing it itself, the session ends the subscription.
+    for (const m of messages) if (m.bytes.length > this.sendMaxBytes) return false;
     if (following) {
       sub.viewBatch = batch;
     } else {
@@ -1071,6 +1073,7 @@ export class ServerSession extends Endpoint<ServerState, ServerTrigger, ServerEv
     if (this.laneClear(sub) && this.rateOk(sub, item.key, now)) {
       const applies = item.kind !== "patch" || (item.base !== undefined && item.base === held);
       if (applies && !(item.kind === "remove" && held === undefined) && this.canSend(item.body.length)) {
+        if (!this.fits(sub, item.key, item.body.length)) return;
         this.sendUpdate(sub, item.key, item.offset, item.kind, item.body, item.hash, now);
         return;
       }
@@ -1372,6 +1375,7 @@ export class ServerSession extends Endpoint<ServerState, ServerTrigger, ServerEv
         this.stall();
         return false;
       }
+      if (!this.fits(sub, key, cur.value.length)) return false;
       if (entries.length > 0 && bytes + cur.value.length + utf8Bytes(key) + 16 > chunkBudget) emitChunk([]);
       this.charge(cur.value.length, 0);
       const { id } = this.keyId(sub, key);
@@ -1458,11 +1462,29 @@ export class ServerSession extends Endpoint<ServerState, ServerTrigger, ServerEv
         break;
       }
       sub.dirty.delete(key);
+      if (!this.fits(sub, key, change.body.length)) return;
       this.sendUpdate(sub, key, d.version, change.kind, change.body, change.hash, now);
       i++;
     }
     this.compactEvents(sub);
     this.flushSkipped(sub);
+  }
+
+  /**
+   * Whether a value (or patch) of `bodyBytes` for `key` fits in one message
+   * of the client's size, alone in its frame. When it does not, it can never
+   * be delivered: the subscription ends with DF_ERR_MESSAGE_TOO_LARGE's close
+   * code (1009) in `Unsubscribe` rather than sending a message the client
+   * must refuse (docs/protocol.md §15), and false is returned.
+   */
+  private fits(sub: Sub, key: string, bodyBytes: number): boolean {
+    if (RUN_FIXED_BYTES + updateBoundBytes(bodyBytes, key) <= this.sendMaxBytes) return true;
+    this.endSub(
+      sub,
+      ERROR_CODES.DF_ERR_MESSAGE_TOO_LARGE.closeCode,
+      "cannot send: a value is larger than the client's max message size",
+    );
+    return false;
   }
 
   private endSub(sub: Sub, code: number, reason: string): void {

@@ -19,7 +19,7 @@ const KIND_BITS: Record<ChangeKind, number> = { full: 0, patch: 1, remove: 2 };
  * Bound on the bytes of an `Updates` frame around its updates: the frame and
  * batch headers, alias, first offset, and each column's tag and length.
  */
-const RUN_FIXED_BYTES = 64;
+export const RUN_FIXED_BYTES = 64;
 /** Bound on the column bytes of one update: key id and size varints (5 each), step (10), hash (9). */
 const UPDATE_COLUMN_BYTES = 29;
 /** Bound on a binding's bytes beyond its key's UTF-8 bytes: tags, lengths, key id. */
