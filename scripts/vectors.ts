@@ -11,7 +11,7 @@
  */
 import { writeFileSync } from "node:fs";
 import { create, type JsonValue, toJson } from "@bufbuild/protobuf";
-import { createFflateDeflater, encodeBatch, encodeFrame } from "deltaframe/codec";
+import { createFflateDeflater, encodeBatch, encodeFrame, frameSingle } from "deltaframe/codec";
 import { type Frame, FrameSchema, SlowPolicy, SyncMode } from "deltaframe/proto";
 
 const enc = new TextEncoder();
@@ -182,6 +182,7 @@ export function buildVectors(): JsonValue {
     json: toJson(FrameSchema, frame),
     frame: hex(encodeFrame(frame)),
     message: hex(encodeBatch([frame])),
+    single: hex(frameSingle(encodeFrame(frame))),
   }));
   const deflater = createFflateDeflater();
   const events = Array.from({ length: 6 }, (_, i) =>
@@ -219,7 +220,9 @@ export function buildVectors(): JsonValue {
   ];
   const invalid = [
     { name: "empty message", message: "", error: "DF_ERR_MESSAGE_EMPTY" },
-    { name: "unknown marker", message: "030a00", error: "DF_ERR_MARKER_UNKNOWN" },
+    { name: "unknown marker", message: "040a00", error: "DF_ERR_MARKER_UNKNOWN" },
+    { name: "single frame without body", message: "03", error: "DF_ERR_FRAME_EMPTY" },
+    { name: "truncated single frame", message: "03220308", error: "DF_ERR_DECODE" },
     { name: "no frames", message: "00", error: "DF_ERR_FRAME_EMPTY" },
     { name: "frame without body", message: "000a00", error: "DF_ERR_FRAME_EMPTY" },
     { name: "truncated frame", message: "000a05220308", error: "DF_ERR_DECODE" },

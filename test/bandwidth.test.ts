@@ -164,7 +164,7 @@ describe(`bandwidth on the reference workload (${TICKS} ticks, seed ${SEED})`, (
     }).toMatchInlineSnapshot(`
       {
         "deflated": 434972,
-        "deltaframe": 99561,
+        "deltaframe": 98168,
         "jsonChangedBytes": 2170587,
         "jsonMarket": 16951222,
         "messages": 478,

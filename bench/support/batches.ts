@@ -10,7 +10,13 @@
  * @module
  */
 import { create, toBinary, toJson } from "@bufbuild/protobuf";
-import { encodeBatchFromEncodedFrames, encodeFrame } from "deltaframe/codec";
+import {
+  encodeBatchFromEncodedFrames,
+  encodeFrame,
+  MARKER_PLAIN,
+  MARKER_SINGLE,
+  unframeBatch,
+} from "deltaframe/codec";
 import { encodeChange } from "deltaframe/delta";
 import { EventSchema, FrameSchema, UpdatesSchema } from "deltaframe/proto";
 import {
@@ -138,6 +144,8 @@ export function tickJson(tick: OddsTick): string {
 export interface SessionStream {
   /** `Batch` bytes of each transport message after the snapshot (all are sent plain). */
   batches: Uint8Array[];
+  /** The transport messages themselves, as sent (a single frame without the `Batch` wrapper). */
+  messages: Uint8Array[];
   /** Ticks carried. */
   ticks: number;
   /** Per tick, the JSON an unoptimised server would send. */
@@ -147,7 +155,7 @@ export interface SessionStream {
 /**
  * Returns the transport messages a ServerSession sends to one synced client
  * for the first `seconds` of feed time after the snapshot: every tick goes
- * through a Hub, the hub is flushed every 100 ms of feed time, and the
+ * through a Hub, the hub is flushed 100 ms after the first change held back, and the
  * client consumes and acks (window 65,536 messages, so nothing is
  * conflated).
  */
@@ -156,9 +164,11 @@ export function sessionBatches(seed: number, seconds: number): SessionStream {
   const pair = new SessionPair(seed, { hub, windowMessages: 65_536 });
   pair.settle(100);
   const batches: Uint8Array[] = [];
+  const messages: Uint8Array[] = [];
   pair.onServerMessage = (m) => {
-    if (m[0] !== 0) throw new Error("session sent a compressed message");
-    batches.push(m.subarray(1));
+    if (m[0] !== MARKER_PLAIN && m[0] !== MARKER_SINGLE) throw new Error("session sent a compressed message");
+    batches.push(unframeBatch(m));
+    messages.push(m);
   };
   const json: string[] = [];
   const start = feed.timeMs;
@@ -185,5 +195,5 @@ export function sessionBatches(seed: number, seconds: number): SessionStream {
     json.push(tickJson(tick));
   }
   flush(endMs + BATCH_MS);
-  return { batches, ticks, json };
+  return { batches, messages, ticks, json };
 }

@@ -6,7 +6,14 @@
 import { readFile } from "node:fs/promises";
 import { type DescMessage, fromBinary, type JsonValue, toJson } from "@bufbuild/protobuf";
 import { isReflectList, isReflectMap, isReflectMessage } from "@bufbuild/protobuf/reflect";
-import { decodeBatch, decodeFrame, MARKER_DEFLATE, MARKER_DICTIONARY, MARKER_PLAIN } from "../codec/index.js";
+import {
+  decodeBatch,
+  decodeFrame,
+  MARKER_DEFLATE,
+  MARKER_DICTIONARY,
+  MARKER_PLAIN,
+  MARKER_SINGLE,
+} from "../codec/index.js";
 import { decodePatch } from "../delta/index.js";
 import { DeltaframeError } from "../errors.js";
 import { MarketSchema, MarketStatusChangedSchema } from "../gen/deltaframe/odds/v1/odds_pb.js";
@@ -52,6 +59,7 @@ const MARKERS: Record<number, string> = {
   [MARKER_PLAIN]: "plain",
   [MARKER_DEFLATE]: "deflate",
   [MARKER_DICTIONARY]: "dictionary",
+  [MARKER_SINGLE]: "single frame",
 };
 
 function bodyKindName(kind: number): string {

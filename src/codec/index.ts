@@ -13,9 +13,11 @@ export {
   encodeBatchEntry,
   encodeBatchFromEncodedFrames,
   frameBatch,
+  frameSingle,
   MARKER_DEFLATE,
   MARKER_DICTIONARY,
   MARKER_PLAIN,
+  MARKER_SINGLE,
   unframeBatch,
 } from "./batch.js";
 export { defaultDeflater } from "./deflate-default.js";

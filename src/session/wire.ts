@@ -12,6 +12,8 @@ import {
   encodeBatchFromEncodedFrames,
   encodeFrame,
   frameBatch,
+  frameSingle,
+  MARKER_PLAIN,
   packUpdates,
 } from "../codec/index.js";
 import { type Frame, FrameSchema } from "../gen/deltaframe/v1/frames_pb.js";
@@ -90,22 +92,28 @@ export interface WireCompression {
 }
 
 /**
- * Builds one transport message (marker byte + `Batch`) from encoded frames,
- * raw-deflated when compression is in force and it makes the message smaller;
- * a message holding a hello or welcome is never compressed.
+ * Builds one transport message from encoded frames: marker byte + `Batch`,
+ * raw-deflated when compression is in force and it makes the message smaller
+ * (a message holding a hello or welcome is never compressed); a plain
+ * message of one frame goes without the `Batch` wrapper (marker 0x03).
  */
 export function encodeMessage(
   encodedFrames: readonly Uint8Array[],
   compression?: WireCompression,
 ): Uint8Array {
+  const single = encodedFrames.length === 1 ? encodedFrames[0]! : undefined;
+  const on = compression?.enabled === true ? compression : undefined;
+  if (single !== undefined && (on === undefined || single.length < on.thresholdBytes)) return frameSingle(single);
   const batch = encodeBatchFromEncodedFrames(encodedFrames);
-  if (compression === undefined || !compression.enabled) return frameBatch(batch);
-  return frameBatch(batch, {
+  if (on === undefined) return frameBatch(batch);
+  const message = frameBatch(batch, {
     compress: true,
-    compressThresholdBytes: compression.thresholdBytes,
+    compressThresholdBytes: on.thresholdBytes,
     onlyIfSmaller: true,
-    ...(compression.deflater ? { deflater: compression.deflater } : {}),
+    ...(on.deflater ? { deflater: on.deflater } : {}),
   });
+  // Sent plain after all (too small, not smaller, or a hello or welcome): one frame goes without the Batch wrapper.
+  return single !== undefined && message[0] === MARKER_PLAIN ? frameSingle(single) : message;
 }
 
 /**

@@ -10,6 +10,8 @@ import {
   encodeBatchFromEncodedFrames,
   encodeFrame,
   frameBatch,
+  frameSingle,
+  MARKER_SINGLE,
   unframeBatch,
 } from "deltaframe/codec";
 import {
@@ -145,6 +147,35 @@ describe("encodeBatch layout", () => {
   });
 });
 
+describe("single-frame messages (marker 0x03)", () => {
+  it("carry one frame without the Batch wrapper: 2 bytes less here, the same frame back", () => {
+    for (const f of [ping(7), big, hello]) {
+      const bytes = encodeFrame(f);
+      const single = frameSingle(bytes);
+      expect(single[0]).toBe(MARKER_SINGLE);
+      expect(single.subarray(1)).toEqual(bytes);
+      expect(encodeBatch([f]).length - single.length).toBe(bytes.length < 128 ? 2 : 3);
+      expect(decodeBatch(single)).toEqual(decodeBatch(encodeBatch([f])));
+      // unframeBatch hands out the Batch the message stands for.
+      expect(unframeBatch(single)).toEqual(encodeBatch([f]).subarray(1));
+    }
+  });
+
+  it("are checked like any message: size first, then the frame's own checks", () => {
+    const frame = encodeFrame(big);
+    const single = frameSingle(frame);
+    expectCode(
+      () => decodeBatch(single, { limits: { maxMessageBytes: single.length - 1 } }),
+      "DF_ERR_MESSAGE_TOO_LARGE",
+    );
+    expect(decodeBatch(single, { limits: { maxMessageBytes: single.length } })).toHaveLength(1);
+    expectCode(() => decodeBatch(new Uint8Array([MARKER_SINGLE])), "DF_ERR_FRAME_EMPTY");
+    expectCode(() => decodeBatch(frameSingle(frame.subarray(0, frame.length - 1))), "DF_ERR_DECODE");
+    // A batch tag in place of a frame is not a frame: field 1 of Frame is a message, its bytes are checked.
+    expectCode(() => decodeBatch(new Uint8Array([MARKER_SINGLE, 0xff, 0xff])), "DF_ERR_DECODE");
+  });
+});
+
 describe("decodeBatch errors", () => {
   it("DF_ERR_MESSAGE_EMPTY for zero bytes", () => {
     expectCode(() => decodeBatch(new Uint8Array(0)), "DF_ERR_MESSAGE_EMPTY");
@@ -162,8 +193,8 @@ describe("decodeBatch errors", () => {
     const atLimit = new Uint8Array(DEFAULT_LIMITS.maxMessageBytes).fill(0xff);
     expectCode(() => decodeBatch(atLimit), "DF_ERR_MARKER_UNKNOWN");
   });
-  it("DF_ERR_MARKER_UNKNOWN for every marker but 0, 1, 2", () => {
-    for (let m = 3; m < 256; m++)
+  it("DF_ERR_MARKER_UNKNOWN for every marker but 0, 1, 2, 3", () => {
+    for (let m = 4; m < 256; m++)
       expectCode(() => decodeBatch(new Uint8Array([m, 0x0a, 0x00])), "DF_ERR_MARKER_UNKNOWN");
   });
   it("DF_ERR_COMPRESSION_NOT_NEGOTIATED for a compressed marker without decompress", () => {

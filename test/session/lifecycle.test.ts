@@ -106,8 +106,8 @@ describe("client lifecycle", () => {
     pair.publish([pair.source.event("x")]);
     expect([pair.client.metrics.bytesOut, pair.server.metrics.bytesOut]).toMatchInlineSnapshot(`
       [
-        41,
-        160,
+        37,
+        156,
       ]
     `);
     expect(pair.server.metrics.framesOut).toBe(pair.client.metrics.framesIn);

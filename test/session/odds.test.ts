@@ -96,7 +96,7 @@ describe("odds workload end to end", () => {
     expect(converged(state, replica)).toBe(true);
     const perTick = (pair.server.metrics.bytesOut - before) / ticks;
     // Deterministic (seeded feed): all framing included, uncompressed, one transport message per 100 ms.
-    expect(pair.server.metrics.bytesOut - before).toMatchInlineSnapshot(`3941`);
+    expect(pair.server.metrics.bytesOut - before).toMatchInlineSnapshot(`3890`);
     // Shaped patches (docs/protocol.md §6.3): operation headers once per frame, operands per tick.
     expect(perTick).toBeLessThan(11);
   });

@@ -8,6 +8,7 @@ import {
   decodeFrame,
   encodeBatch,
   encodeFrame,
+  frameSingle,
 } from "deltaframe/codec";
 import { FrameSchema } from "deltaframe/proto";
 import { describe, expect, it } from "vitest";
@@ -15,7 +16,7 @@ import { renderVectors, VECTOR_DICTIONARY } from "../../scripts/vectors.js";
 import { FRAME_KINDS } from "../codec/arbitraries.js";
 
 interface Vectors {
-  frames: Array<{ name: string; json: JsonValue; frame: string; message: string }>;
+  frames: Array<{ name: string; json: JsonValue; frame: string; message: string; single: string }>;
   compressed: Array<{
     name: string;
     dictionary: { index: number; hex: string } | null;
@@ -48,6 +49,9 @@ describe("golden vectors", () => {
       expect(hex(encodeBatch([frame]))).toBe(v.message);
       const [only] = decodeBatch(bytes(v.message));
       expect(toJson(FrameSchema, only!)).toEqual(v.json);
+      expect(hex(frameSingle(encodeFrame(frame)))).toBe(v.single);
+      const single = decodeBatch(bytes(v.single));
+      expect(single.map((f) => toJson(FrameSchema, f))).toEqual([v.json]);
     },
   );
   it.each(vectors.compressed.map((v) => [v.name, v] as const))(
