@@ -103,7 +103,8 @@ export function encodeMessage(
 ): Uint8Array {
   const single = encodedFrames.length === 1 ? encodedFrames[0]! : undefined;
   const on = compression?.enabled === true ? compression : undefined;
-  if (single !== undefined && (on === undefined || single.length < on.thresholdBytes)) return frameSingle(single);
+  if (single !== undefined && (on === undefined || single.length < on.thresholdBytes))
+    return frameSingle(single);
   const batch = encodeBatchFromEncodedFrames(encodedFrames);
   if (on === undefined) return frameBatch(batch);
   const message = frameBatch(batch, {
