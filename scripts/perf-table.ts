@@ -206,12 +206,12 @@ function targets(): { what: string; target: string; v: Verdict }[] {
       ),
     });
   }
-  // One more subscriber: (17 subscribers − 1 subscriber) / 16, each sharing the batch the first one encoded.
+  // One more subscriber: (65 subscribers − 1 subscriber) / 64, each sharing the batch the first one encoded.
   const fan1 = medianOf("fanout/deltaframe-1");
-  const fan17 = medianOf("fanout/deltaframe-17");
+  const fan65 = medianOf("fanout/deltaframe-65");
   const slice = medianOf("fanout/slice");
   const own = costRatio("fanout/own-framing", "fanout/slice");
-  const perSubscriber = fan1 === undefined || fan17 === undefined ? undefined : (fan17 - fan1) / 16;
+  const perSubscriber = fan1 === undefined || fan65 === undefined ? undefined : (fan65 - fan1) / 64;
   rows.push({
     what: "fan-out: one more subscriber to an encoded batch",
     target: "≤ 2× a copy of its bytes",
@@ -221,7 +221,7 @@ function targets(): { what: string; target: string; v: Verdict }[] {
         : atMost(
             perSubscriber / slice,
             2,
-            `${fmtRatio(perSubscriber / slice)} a copy (${fmtTime(perSubscriber)} per subscriber in lockstep, from fanout/deltaframe-17 − fanout/deltaframe-1; a session framing for itself: ${own === undefined ? "not measured" : fmtRatio(own)})`,
+            `${fmtRatio(perSubscriber / slice)} a copy (${fmtTime(perSubscriber)} per subscriber in lockstep, from (fanout/deltaframe-65 − fanout/deltaframe-1) / 64; a session framing for itself: ${own === undefined ? "not measured" : fmtRatio(own)})`,
           ),
   });
   if (memory === undefined || memory.idleSessionBytes === null) {
