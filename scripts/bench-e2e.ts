@@ -13,8 +13,10 @@
  * deltaframe side, the codec and delta layers alone over `ws`, and a JSON
  * side stringifying once per update are shown for context.
  *
- * Usage: tsx scripts/bench-e2e.ts [--clients 4] [--updates 20000]
- *   (4 clients write e2e.json, the verdict run; other counts e2e-<clients>.json)
+ * Usage: tsx scripts/bench-e2e.ts [--clients 4] [--updates 20000] [--hub-only]
+ *   (4 clients write e2e.json, the verdict run; other counts e2e-<clients>.json;
+ *   --hub-only runs the whole-stack side alone and writes nothing, for
+ *   profiling it with `node --cpu-prof --import tsx scripts/bench-e2e.ts --hub-only`)
  */
 import { fork } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
@@ -278,8 +280,9 @@ async function main(): Promise<void> {
     };
   }
 
+  const hubOnly = process.argv.includes("--hub-only");
   const direct = makeDeltaframe(keyIds);
-  const sides = [jsonPerSend, jsonShared, direct];
+  const sides = hubOnly ? [] : [jsonPerSend, jsonShared, direct];
   for (const side of sides) await measure(side, warmup);
   await measureHub(warmup.length);
   // Two rounds, alternating, keeping each side's cheaper round (less disturbed by other load).
@@ -298,6 +301,10 @@ async function main(): Promise<void> {
   for (const ws of sockets) ws.terminate();
   server.close();
   await hubServer.close();
+  if (hubOnly) {
+    console.log(`${full!.name}: ${full!.cpuNanosPerDelivered.toFixed(0)} ns CPU per delivered update`);
+    return;
+  }
 
   const result: E2eResult = {
     node: process.version,
