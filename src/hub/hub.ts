@@ -71,6 +71,11 @@ export interface HubSubscriber {
   publishBatch?(batch: SharedBatch, now: number): void;
   /** True once closed: the hub detaches it on the next flush. */
   readonly isClosed?: boolean;
+  /**
+   * Closes it with a close code (ServerSession.close): the hub calls it, with
+   * 1011, on a subscriber it detaches because publishing to it threw.
+   */
+  close?(code: number, reason: string, now: number): void;
 }
 
 /** Counters of a {@link Hub}. */
@@ -91,6 +96,8 @@ export interface HubMetrics {
   batchMessagesEncoded: number;
   /** Times a subscriber sent a flush's shared messages instead of framing the items itself. */
   sharedDeliveries: number;
+  /** Subscribers detached because publishing to them (or their `afterPublish`) threw. */
+  subscriberErrors: number;
 }
 
 interface Cached {
@@ -129,6 +136,7 @@ export class Hub<Desc extends DescMessage> implements KeyedSource {
     flushes: 0,
     batchMessagesEncoded: 0,
     sharedDeliveries: 0,
+    subscriberErrors: 0,
   };
   private readonly hashes: boolean;
   private readonly cache = new Map<string, Cached>();
@@ -330,6 +338,12 @@ export class Hub<Desc extends DescMessage> implements KeyedSource {
    * {@link SharedBatch}, to every attached subscriber (`publishBatch`, else
    * `publish` with the items), then runs their `afterPublish`. Closed
    * subscribers are detached. Returns the number of items flushed.
+   *
+   * Subscribers are isolated from each other: one whose `publish` or
+   * `afterPublish` throws has missed the batch, so it is detached (and
+   * closed with 1011 when it has `close`) and counted in
+   * `metrics.subscriberErrors`; every other subscriber still gets the batch,
+   * and later flushes go on. The first such error is then rethrown.
    */
   flush(now: number): number {
     const items = this.pending;
@@ -346,29 +360,48 @@ export class Hub<Desc extends DescMessage> implements KeyedSource {
     this.pendingKeyIds = [];
     this.pendingIntroduces = [];
     this.metrics.flushes++;
-    try {
-      for (const [subscriber, after] of this.subscribers) {
-        if (subscriber.isClosed === true) {
-          this.subscribers.delete(subscriber);
-          continue;
-        }
+    let failure: { error: unknown } | undefined;
+    for (const [subscriber, after] of this.subscribers) {
+      if (subscriber.isClosed === true) {
+        this.subscribers.delete(subscriber);
+        continue;
+      }
+      try {
         if (subscriber.publishBatch !== undefined) subscriber.publishBatch(batch, now);
         else subscriber.publish(this.stream, items, now);
         this.metrics.deliveries += items.length;
         after?.();
+      } catch (error) {
+        failure ??= { error };
+        this.detachFailed(subscriber, after, now);
       }
-    } finally {
-      // Every subscriber has had the batch: the view moves past it (sessions that follow it rely on this).
-      this.view.advance(batch);
-      this.metrics.batchMessagesEncoded += batch.metrics.messagesEncoded;
-      this.metrics.sharedDeliveries += batch.metrics.deliveries;
     }
+    // Every attached subscriber has had the batch: the view moves past it (sessions that follow it rely on this).
+    this.view.advance(batch);
+    this.metrics.batchMessagesEncoded += batch.metrics.messagesEncoded;
+    this.metrics.sharedDeliveries += batch.metrics.deliveries;
+    if (failure !== undefined) throw failure.error;
     return items.length;
   }
 
   /** Returns the canonical hash of the whole keyed state (compare with a replica's `stateHash`). */
   stateHash(): bigint {
     return this.state.stateHash();
+  }
+
+  /**
+   * Detaches a subscriber that missed a batch (its offsets would have a gap)
+   * and closes it with 1011, so that its client reconnects and resumes.
+   */
+  private detachFailed(subscriber: HubSubscriber, after: (() => void) | undefined, now: number): void {
+    this.subscribers.delete(subscriber);
+    this.metrics.subscriberErrors++;
+    try {
+      if (subscriber.isClosed !== true) subscriber.close?.(1011, "internal error", now);
+      after?.();
+    } catch {
+      // Already failing: the error that detached it is the one reported.
+    }
   }
 
   private push(item: PublishItem, keyId: number, introduces: boolean): void {

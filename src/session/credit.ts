@@ -49,6 +49,20 @@ export class SendWindow {
     return this.sentBytes === this.ackedBytes;
   }
 
+  /**
+   * Whether `messages` items of `bytes` payload bytes in total may all go
+   * now, one after the other: as {@link canSend} for one item; for more, they
+   * must fit the window together, since the exception for one oversized item
+   * can only ever let the first of them through.
+   */
+  canSendAll(bytes: number, messages: number): boolean {
+    if (messages <= 1) return this.canSend(bytes, messages);
+    return (
+      this.sentMessages + messages <= this.ackedMessages + this.windowMessages &&
+      this.sentBytes + bytes <= this.ackedBytes + this.windowBytes
+    );
+  }
+
   /** Records an item sent (call after {@link canSend} said yes). */
   charge(bytes: number, messages = 1): void {
     this.sentMessages += messages;

@@ -50,7 +50,7 @@ import { type Limits, resolveLimits } from "../limits.js";
 import { SendWindow } from "./credit.js";
 import { type CloseHint, checkNow, clipReason, Endpoint, utf8Bytes } from "./endpoint.js";
 import { encodeResumeToken, sessionIdHex, verifyResumeToken } from "./resume.js";
-import { applyBatch, type LockstepView, type SharedBatch } from "./shared-batch.js";
+import { applyBatch, type LockstepView, type SharedBatch, type SharedWire } from "./shared-batch.js";
 import { SERVER_TRANSITIONS, type ServerState, type ServerTrigger } from "./transitions.js";
 import type {
   ChangeKind,
@@ -64,7 +64,13 @@ import type {
   TokenSigner,
   TokenStore,
 } from "./types.js";
-import { RUN_FIXED_BYTES, runBudgetBytes, UpdatesRun, updateBoundBytes } from "./updates-run.js";
+import {
+  changeMessageBoundBytes,
+  eventMessageBoundBytes,
+  runBudgetBytes,
+  UpdatesRun,
+  updateBoundBytes,
+} from "./updates-run.js";
 import { frame } from "./wire.js";
 
 /** Protocol versions this implementation speaks. */
@@ -587,29 +593,34 @@ export class ServerSession extends Endpoint<ServerState, ServerTrigger, ServerEv
       sub.skipConflated !== 0 ||
       sub.skipDropped !== 0 ||
       sub.minIntervalMs !== 0 ||
-      !this.canSend(batch.payloadBytes, batch.messageCount)
+      // Every item within the window (framing itself, the session would stop at the first that is not).
+      !this.credit.canSendAll(batch.payloadBytes, batch.messageCount) ||
+      // An item too large for this client's messages: framing itself, the session ends the subscription (fits).
+      batch.largestMessageBoundBytes > this.sendMaxBytes
     ) {
       return false;
     }
-    const view = batch.view;
-    // Following the view, the client holds exactly its versions: nothing to check key by key.
-    let following = view !== undefined && sub.view === view && view.offset === sub.lastPublished;
-    if (!following) {
-      this.materialize(sub);
-      following = view !== undefined && this.tryFollow(sub, view);
-      if (!following && !this.holdsBases(sub, batch)) return false;
-    }
-    const messages = batch.messagesFor({
+    const wire: SharedWire = {
       alias: sub.alias,
       hashes: (this.capabilities & Capability.HASH) !== 0,
       maxMessageBytes: this.sendMaxBytes,
       maxFramesPerBatch: this.limits.maxFramesPerBatch,
       compression: this.compression,
-    });
-    if (messages === undefined) return false;
-    // A change too large for this client's messages: framing it itself, the session ends the subscription.
-    for (const m of messages) if (m.bytes.length > this.sendMaxBytes) return false;
-    if (following) {
+    };
+    // No encoding for these settings (too many distinct ones): checked before any per-key work.
+    if (!batch.canEncodeFor(wire)) return false;
+    const view = batch.view;
+    // Following the view, the client holds exactly its versions: nothing to check key by key.
+    const following = view !== undefined && sub.view === view && view.offset === sub.lastPublished;
+    let join = false;
+    if (!following) {
+      this.materialize(sub);
+      join = view !== undefined && this.canFollow(sub, view);
+      if (!join && !this.holdsBases(sub, batch)) return false;
+    }
+    const messages = batch.messagesFor(wire)!;
+    if (following || join) {
+      if (join) this.follow(sub, view!);
       sub.viewBatch = batch;
     } else {
       const { items, keyIds, introduces } = batch;
@@ -670,11 +681,12 @@ export class ServerSession extends Endpoint<ServerState, ServerTrigger, ServerEv
   }
 
   /**
-   * Starts following `view` when the client holds exactly its versions (and
-   * every key under the source's id): O(keys), so after a failed attempt the
-   * next waits {@link FOLLOW_BACKOFF_BATCHES} batches. Frees the per-key maps.
+   * Whether the subscription can start following `view`: its client holds
+   * exactly the view's versions (and every key under the source's id).
+   * O(keys), so after a failed attempt the next waits
+   * {@link FOLLOW_BACKOFF_BATCHES} batches.
    */
-  private tryFollow(sub: Sub, view: LockstepView): boolean {
+  private canFollow(sub: Sub, view: LockstepView): boolean {
     const keyId = sub.source.keyId;
     if (keyId === undefined || view.offset !== sub.lastPublished) return false;
     if (sub.followBackoff > 0) {
@@ -690,15 +702,16 @@ export class ServerSession extends Endpoint<ServerState, ServerTrigger, ServerEv
         }
       }
     }
-    if (!same) {
-      sub.followBackoff = FOLLOW_BACKOFF_BATCHES;
-      return false;
-    }
+    if (!same) sub.followBackoff = FOLLOW_BACKOFF_BATCHES;
+    return same;
+  }
+
+  /** Starts following `view` (after {@link canFollow}): frees the per-key maps. */
+  private follow(sub: Sub, view: LockstepView): void {
     sub.view = view;
     sub.viewBatch = undefined;
     sub.held = new Map();
     sub.keyIds = new Map();
-    return true;
   }
 
   /**
@@ -996,7 +1009,11 @@ export class ServerSession extends Endpoint<ServerState, ServerTrigger, ServerEv
     if (mode === SyncMode.REPLAY) {
       // The lane starts at the Subscribed offset.
       sub.seen = offset;
-      for (const e of replay ?? []) this.enqueue(sub, e, now);
+      for (const e of replay ?? []) {
+        // An item that can never fit ends the subscription (fits): nothing more goes to it.
+        if (!this.subs.has(alias)) break;
+        this.enqueue(sub, e, now);
+      }
     } else if (mode === SyncMode.CATCH_UP) {
       const keys: string[] = [];
       for (const key of source.keys()) {
@@ -1049,7 +1066,7 @@ export class ServerSession extends Endpoint<ServerState, ServerTrigger, ServerEv
   private enqueue(sub: Sub, item: PublishItem, now: number): void {
     if (item.type === "event") {
       if (this.laneClear(sub) && this.canSend(item.payload.length)) {
-        this.sendEvent(sub, item);
+        if (this.fits(sub, eventMessageBoundBytes(item.payload.length))) this.sendEvent(sub, item);
         return;
       }
       sub.events.push(item);
@@ -1073,7 +1090,7 @@ export class ServerSession extends Endpoint<ServerState, ServerTrigger, ServerEv
     if (this.laneClear(sub) && this.rateOk(sub, item.key, now)) {
       const applies = item.kind !== "patch" || (item.base !== undefined && item.base === held);
       if (applies && !(item.kind === "remove" && held === undefined) && this.canSend(item.body.length)) {
-        if (!this.fits(sub, item.key, item.body.length)) return;
+        if (!this.fits(sub, changeMessageBoundBytes(item.body.length, item.key))) return;
         this.sendUpdate(sub, item.key, item.offset, item.kind, item.body, item.hash, now);
         return;
       }
@@ -1375,7 +1392,7 @@ export class ServerSession extends Endpoint<ServerState, ServerTrigger, ServerEv
         this.stall();
         return false;
       }
-      if (!this.fits(sub, key, cur.value.length)) return false;
+      if (!this.fits(sub, changeMessageBoundBytes(cur.value.length, key))) return false;
       if (entries.length > 0 && bytes + cur.value.length + utf8Bytes(key) + 16 > chunkBudget) emitChunk([]);
       this.charge(cur.value.length, 0);
       const { id } = this.keyId(sub, key);
@@ -1428,6 +1445,7 @@ export class ServerSession extends Endpoint<ServerState, ServerTrigger, ServerEv
           break;
         }
         sub.eventsHead++;
+        if (!this.fits(sub, eventMessageBoundBytes(ev.payload.length))) return;
         this.sendEvent(sub, ev);
         continue;
       }
@@ -1462,7 +1480,7 @@ export class ServerSession extends Endpoint<ServerState, ServerTrigger, ServerEv
         break;
       }
       sub.dirty.delete(key);
-      if (!this.fits(sub, key, change.body.length)) return;
+      if (!this.fits(sub, changeMessageBoundBytes(change.body.length, key))) return;
       this.sendUpdate(sub, key, d.version, change.kind, change.body, change.hash, now);
       i++;
     }
@@ -1471,18 +1489,20 @@ export class ServerSession extends Endpoint<ServerState, ServerTrigger, ServerEv
   }
 
   /**
-   * Whether a value (or patch) of `bodyBytes` for `key` fits in one message
-   * of the client's size, alone in its frame. When it does not, it can never
+   * Whether one item — a value, patch or event whose transport message,
+   * alone, is bounded by `messageBoundBytes` (`changeMessageBoundBytes`,
+   * `eventMessageBoundBytes`) — fits in one message of the client's size.
+   * When it does not, it can never
    * be delivered: the subscription ends with DF_ERR_MESSAGE_TOO_LARGE's close
    * code (1009) in `Unsubscribe` rather than sending a message the client
    * must refuse (docs/protocol.md §15), and false is returned.
    */
-  private fits(sub: Sub, key: string, bodyBytes: number): boolean {
-    if (RUN_FIXED_BYTES + updateBoundBytes(bodyBytes, key) <= this.sendMaxBytes) return true;
+  private fits(sub: Sub, messageBoundBytes: number): boolean {
+    if (messageBoundBytes <= this.sendMaxBytes) return true;
     this.endSub(
       sub,
       ERROR_CODES.DF_ERR_MESSAGE_TOO_LARGE.closeCode,
-      "cannot send: a value is larger than the client's max message size",
+      "cannot send: a value or event is larger than the client's max message size",
     );
     return false;
   }

@@ -16,7 +16,9 @@
  *   implicit;
  * - its client holds exactly each patch's base, holds every key the batch
  *   does not bind, and does not hold the keys it binds;
- * - its credit covers the whole batch, in messages and bytes.
+ * - its credit covers every item of the batch, in messages and bytes, and
+ *   every item fits in one of its client's messages;
+ * - the batch is, or can still be, encoded for its wire settings (below).
  *
  * Otherwise the session falls back to framing the same items itself, which
  * is always correct. Either way it does its own accounting (credit, held
@@ -47,7 +49,13 @@ import { create } from "@bufbuild/protobuf";
 import { DeltaframeError } from "../errors.js";
 import { EventSchema } from "../gen/deltaframe/v1/frames_pb.js";
 import type { KeyedSource, PublishItem } from "./types.js";
-import { runBudgetBytes, UpdatesRun, updateBoundBytes } from "./updates-run.js";
+import {
+  changeMessageBoundBytes,
+  eventMessageBoundBytes,
+  runBudgetBytes,
+  UpdatesRun,
+  updateBoundBytes,
+} from "./updates-run.js";
 import {
   batchEntryBytes,
   EncodedMessage,
@@ -176,6 +184,12 @@ export class SharedBatch {
   readonly messageCount: number;
   /** Flow-control payload bytes: the sum of bodies and event payloads. */
   readonly payloadBytes: number;
+  /**
+   * The bound on a transport message carrying the batch's largest item
+   * alone (`changeMessageBoundBytes`, `eventMessageBoundBytes`): a
+   * connection whose messages are smaller cannot take every item.
+   */
+  readonly largestMessageBoundBytes: number;
   /** Counters. */
   readonly metrics: SharedBatchMetrics = { encodings: 0, messagesEncoded: 0, bytesEncoded: 0, deliveries: 0 };
   private readonly variants: Variant[] = [];
@@ -208,6 +222,7 @@ export class SharedBatch {
       });
     }
     let payloadBytes = 0;
+    let largest = 0;
     const previousIndex = new Int32Array(items.length).fill(-1);
     const lastIndex = new Map<string, number>();
     for (let i = 0; i < items.length; i++) {
@@ -217,6 +232,7 @@ export class SharedBatch {
       }
       if (item.type === "event") {
         payloadBytes += item.payload.length;
+        largest = Math.max(largest, eventMessageBoundBytes(item.payload.length));
         continue;
       }
       if (item.type !== "change") throw bad("unknown item type", { index: i });
@@ -239,6 +255,7 @@ export class SharedBatch {
       }
       lastIndex.set(item.key, i);
       payloadBytes += item.body.length;
+      largest = Math.max(largest, changeMessageBoundBytes(item.body.length, item.key));
     }
     if (view !== undefined && view.offset + 1n !== items[0]!.offset) {
       throw bad("the lockstep view is not as of the offset before the batch", {
@@ -257,6 +274,12 @@ export class SharedBatch {
     this.lastOffset = items[items.length - 1]!.offset;
     this.messageCount = items.length;
     this.payloadBytes = payloadBytes;
+    this.largestMessageBoundBytes = largest;
+  }
+
+  /** Whether {@link messagesFor} gives messages for these wire settings: already encoded, or a variant is free. */
+  canEncodeFor(wire: SharedWire): boolean {
+    return this.variants.length < MAX_SHARED_VARIANTS || this.variants.some((v) => sameWire(v.wire, wire));
   }
 
   /**

@@ -42,6 +42,23 @@ export function updateBoundBytes(bodyBytes: number, bindKey: string | undefined)
   return bodyBytes + UPDATE_COLUMN_BYTES + (bindKey === undefined ? 0 : bindKey.length * 3 + BINDING_BYTES);
 }
 
+/** Bound on the bytes of a transport message holding one `Event` frame beyond its payload: marker, batch entry, frame and event tags, alias, offset. */
+const EVENT_FIXED_BYTES = 40;
+
+/**
+ * Returns a bound on the transport message that carries one keyed change of
+ * `bodyBytes` for `key` alone, in its own `Updates` frame with its key bound.
+ * A change over the peer's message size can never be delivered.
+ */
+export function changeMessageBoundBytes(bodyBytes: number, key: string): number {
+  return RUN_FIXED_BYTES + updateBoundBytes(bodyBytes, key);
+}
+
+/** Returns a bound on the transport message that carries one event of `payloadBytes` alone. */
+export function eventMessageBoundBytes(payloadBytes: number): number {
+  return EVENT_FIXED_BYTES + payloadBytes;
+}
+
 /** An `Updates` frame under construction (see the module comment). */
 export class UpdatesRun {
   /** The frame's columns so far (bodies are joined by {@link seal}). */

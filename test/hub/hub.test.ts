@@ -151,4 +151,48 @@ describe("Hub", () => {
     expect(pair.replica.stateHash()).toBe(hub.stateHash());
     expect(new Hub(MarketSchema).set("k", feed.next().market).hash).toBeUndefined();
   });
+
+  it("isolates subscribers: one that throws is detached and closed with 1011, the others go on", () => {
+    const { hub, feed } = seededHub(30);
+    const before = new Pair(hub, hub, 1);
+    let closedWith: number | undefined;
+    let failures = 0;
+    hub.attach(
+      {
+        publish() {},
+        close(code) {
+          closedWith = code;
+        },
+      },
+      () => {
+        failures++;
+        throw new Error("write failed");
+      },
+    );
+    const after = new Pair(hub, hub, 2);
+    const framing = new Pair(hub, hub, 3, { ownFraming: true });
+    const pairs = [before, after, framing];
+    for (const p of pairs) p.pump(1);
+    const thrown: unknown[] = [];
+    for (let f = 0; f < 4; f++) {
+      const tick = feed.next();
+      hub.set(tick.key, tick.market);
+      try {
+        hub.flush(2 + f);
+      } catch (error) {
+        thrown.push(error);
+      }
+      for (const p of pairs) p.pump(2 + f);
+    }
+    // Thrown once, by the first flush; detached, so later flushes do not reach it.
+    expect(thrown).toEqual([new Error("write failed")]);
+    expect(failures).toBe(2); // its own throw, then once more while being detached (ignored)
+    expect(closedWith).toBe(1011);
+    expect(hub.metrics.subscriberErrors).toBe(1);
+    expect(hub.subscriberCount).toBe(3);
+    for (const p of pairs) {
+      expect(p.client.error).toBeUndefined();
+      expect(p.replica.stateHash()).toBe(hub.stateHash());
+    }
+  });
 });

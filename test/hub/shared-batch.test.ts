@@ -130,6 +130,100 @@ describe("shared batches", () => {
     for (const p of all) expect(p.replica.stateHash()).toBe(hub.stateHash());
   });
 
+  it("a session beyond the bound on wire settings does no per-key work for a batch it cannot share", () => {
+    const { hub, feed } = seededHub(3);
+    const pairs = Array.from(
+      { length: MAX_SHARED_VARIANTS + 1 },
+      (_, i) => new Pair(hub, hub, i * 10, { client: { limits: { maxMessageBytes: 8192 + i * 64 } } }),
+    );
+    for (const p of pairs) p.pump(1);
+    const last = pairs.at(-1)!;
+    // Per-key work shows as key id lookups: following the view, or leaving it, costs one per key (200).
+    let lookups = 0;
+    const keyId = hub.keyId.bind(hub);
+    hub.keyId = (key: string) => {
+      lookups++;
+      return keyId(key);
+    };
+    const perBatch: number[] = [];
+    const publishBatch = last.server.publishBatch.bind(last.server);
+    last.server.publishBatch = (batch, now) => {
+      const before = lookups;
+      publishBatch(batch, now);
+      perBatch.push(lookups - before);
+    };
+    for (let f = 0; f < 40; f++) {
+      const tick = feed.next();
+      hub.set(tick.key, tick.market);
+      hub.flush(2 + f);
+      for (const p of pairs) p.pump(2 + f);
+    }
+    expect(perBatch).toHaveLength(40);
+    expect(Math.max(...perBatch)).toBeLessThanOrEqual(1);
+    expect(last.server.metrics.sharedMessagesOut).toBe(0);
+    for (const p of pairs) expect(p.replica.stateHash()).toBe(hub.stateHash());
+  });
+
+  it("shares a batch only when the client's credit covers every item, as framing itself would", () => {
+    const { hub, feed } = seededHub(21);
+    const shared = new Pair(hub, hub, 1);
+    const own = new Pair(hub, hub, 2, { ownFraming: true });
+    for (const p of [shared, own]) {
+      p.pump(1);
+      // The snapshot acknowledged: nothing outstanding, the case where one oversized item may go.
+      p.client.handleTimeout(100);
+      p.pump(100);
+    }
+    // One flush of more than the default 1 MiB byte window, in items of about 2 KB.
+    let bytes = 0;
+    for (let i = 0; bytes <= 1 << 20; i++) {
+      bytes += hub.set(`bulk/${i}`, { ...feed.next().market, name: "m".repeat(2000) }).body.length;
+    }
+    hub.flush(200);
+    for (const p of [shared, own]) p.catchUp(200);
+    for (const p of [shared, own]) {
+      expect(p.client.error).toBeUndefined();
+      expect(p.replica.stateHash()).toBe(hub.stateHash());
+    }
+    expect(shared.server.metrics.creditStalls).toBeGreaterThan(0);
+  });
+
+  it("shares a batch only when every item fits the client's messages, uncompressed, as framing itself would", () => {
+    const capabilities = Capability.HASH | Capability.DEFLATE;
+    const deflate: Partial<PairOptions> = { client: { capabilities }, server: { capabilities } };
+    const small: Partial<PairOptions> = { client: { limits: { maxMessageBytes: 1024 } } };
+    // A 5 MiB name that deflates to a few KB; a name whose change is just over 1 KB by the bound, not by its bytes.
+    const cases = [
+      { options: deflate, name: "n".repeat(5 << 20) },
+      { options: small, name: "n".repeat(420) },
+    ];
+    for (const { options, name } of cases) {
+      const { hub, feed } = seededHub(12);
+      const shared = new Pair(hub, hub, 1, options);
+      const own = new Pair(hub, hub, 2, { ...options, ownFraming: true });
+      for (const p of [shared, own]) p.pump(1);
+      const tick = feed.next();
+      hub.set(tick.key, tick.market);
+      hub.flush(2);
+      for (const p of [shared, own]) p.pump(2);
+      expect(shared.server.metrics.sharedMessagesOut).toBe(1);
+      hub.set("new-market", { ...feed.next().market, name });
+      hub.flush(3);
+      for (const p of [shared, own]) {
+        p.pump(3);
+        // The client's delayed ack returns the credit the first flush used.
+        p.client.handleTimeout(200);
+        p.pump(200);
+      }
+      for (const p of [shared, own]) {
+        expect(p.client.error).toBeUndefined();
+        expect(p.events.filter((e) => e.type === "unsubscribed")).toEqual([
+          expect.objectContaining({ code: 1009 }),
+        ]);
+      }
+    }
+  });
+
   it("binds a key that comes back after its removal again, so that a client that never saw it can share", () => {
     const { hub, feed } = seededHub(4);
     const early = new Pair(hub, hub, 1);

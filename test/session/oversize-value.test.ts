@@ -1,4 +1,4 @@
-// A value larger than the client's max message size can never reach it: the
+// A value or event larger than the client's max message size can never reach it: the
 // server ends that subscription with close code 1009 (DF_ERR_MESSAGE_TOO_LARGE)
 // in Unsubscribe instead of sending a message the client must refuse, and the
 // connection and its other subscriptions go on (docs/protocol.md §15).
@@ -75,5 +75,34 @@ describe("a value larger than the client's max message size", () => {
     expect(small.recorded.every((m) => m.length <= 1024)).toBe(true);
     // The client with the default 1 MiB gets it.
     expect(large.replica.stateHash()).toBe(hub.stateHash());
+  });
+
+  it("an event: the subscription ends with 1009 at that event, live and through a hub", () => {
+    const live = twoStreams();
+    live.client.subscribe("s", {}, live.now);
+    live.run();
+    live.publish([live.source.event("e".repeat(2000))]);
+    expect(live.client.error).toBeUndefined();
+    expect(live.clientOf("unsubscribed")).toEqual([
+      expect.objectContaining({ stream: "s", code: TOO_LARGE }),
+    ]);
+    expect(live.wire.s2c.every((m) => m.length <= 1024)).toBe(true);
+
+    // Through a hub, whose batch the session cannot share: it frames itself and ends the subscription.
+    const { hub } = seededHub(13);
+    const small = new Pair(hub, hub, 1, { client: { limits: { maxMessageBytes: 1024 } } });
+    const large = new Pair(hub, hub, 2);
+    for (const p of [small, large]) p.pump(1);
+    small.recording = true;
+    hub.event(new Uint8Array(2000));
+    hub.flush(2);
+    for (const p of [small, large]) p.pump(2);
+    expect(small.client.error).toBeUndefined();
+    expect(small.events.filter((e) => e.type === "unsubscribed")).toEqual([
+      expect.objectContaining({ code: TOO_LARGE }),
+    ]);
+    expect(small.recorded.every((m) => m.length <= 1024)).toBe(true);
+    expect(large.client.error).toBeUndefined();
+    expect(large.events.filter((e) => e.type === "event")).toHaveLength(1);
   });
 });
