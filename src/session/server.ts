@@ -65,6 +65,7 @@ import type {
   TokenStore,
 } from "./types.js";
 import {
+  bindingFrames,
   changeMessageBoundBytes,
   eventMessageBoundBytes,
   runBudgetBytes,
@@ -682,8 +683,9 @@ export class ServerSession extends Endpoint<ServerState, ServerTrigger, ServerEv
 
   /**
    * Whether the subscription can start following `view`: its client holds
-   * exactly the view's versions (and every key under the source's id).
-   * O(keys), so after a failed attempt the next waits
+   * exactly the view's versions, each key bound to the source's id or not
+   * bound on this connection at all (keys it held before a resume, which
+   * {@link follow} binds). O(keys), so after a failed attempt the next waits
    * {@link FOLLOW_BACKOFF_BATCHES} batches.
    */
   private canFollow(sub: Sub, view: LockstepView): boolean {
@@ -696,7 +698,8 @@ export class ServerSession extends Endpoint<ServerState, ServerTrigger, ServerEv
     let same = sub.held.size === view.versions.size;
     if (same) {
       for (const [key, version] of view.versions) {
-        if (sub.held.get(key) !== version || sub.keyIds.get(key) !== keyId.call(sub.source, key)) {
+        const id = sub.keyIds.get(key);
+        if (sub.held.get(key) !== version || (id !== undefined && id !== keyId.call(sub.source, key))) {
           same = false;
           break;
         }
@@ -706,8 +709,19 @@ export class ServerSession extends Endpoint<ServerState, ServerTrigger, ServerEv
     return same;
   }
 
-  /** Starts following `view` (after {@link canFollow}): frees the per-key maps. */
+  /**
+   * Starts following `view` (after {@link canFollow}): binds the keys the
+   * client holds but this connection has not bound (frames of bindings
+   * only, once), so that shared frames can name them, and frees the per-key
+   * maps.
+   */
   private follow(sub: Sub, view: LockstepView): void {
+    const keyId = sub.source.keyId!;
+    const unbound: Array<[string, number]> = [];
+    for (const key of view.versions.keys()) {
+      if (!sub.keyIds.has(key)) unbound.push([key, keyId.call(sub.source, key)]);
+    }
+    for (const f of bindingFrames(sub.alias, unbound, this.sendMaxBytes)) this.queue(f);
     sub.view = view;
     sub.viewBatch = undefined;
     sub.held = new Map();

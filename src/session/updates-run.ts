@@ -8,7 +8,13 @@
  * @module
  */
 import { create } from "@bufbuild/protobuf";
-import { type Frame, KeyBindingSchema, type Updates, UpdatesSchema } from "../gen/deltaframe/v1/frames_pb.js";
+import {
+  type Frame,
+  type KeyBinding,
+  KeyBindingSchema,
+  type Updates,
+  UpdatesSchema,
+} from "../gen/deltaframe/v1/frames_pb.js";
 import type { ChangeKind } from "./types.js";
 import { frame } from "./wire.js";
 
@@ -57,6 +63,42 @@ export function changeMessageBoundBytes(bodyBytes: number, key: string): number 
 /** Returns a bound on the transport message that carries one event of `payloadBytes` alone. */
 export function eventMessageBoundBytes(payloadBytes: number): number {
   return EVENT_FIXED_BYTES + payloadBytes;
+}
+
+/** Most bindings in one bindings-only frame (well under the default `maxListLength`, 65,536). */
+const MAX_BINDINGS_PER_FRAME = 4096;
+
+/**
+ * Returns `Updates` frames of `alias` that carry only key bindings (no
+ * updates, so no flow-control messages): how a server names keys its client
+ * holds but this subscription never bound — after a resume — before it sends
+ * frames shared with other connections (docs/protocol.md §2, §6.1). Each
+ * frame stays within {@link runBudgetBytes} of `sendMaxBytes` and holds at
+ * most 4,096 bindings.
+ */
+export function bindingFrames(
+  alias: number,
+  bindings: ReadonlyArray<readonly [key: string, keyId: number]>,
+  sendMaxBytes: number,
+): Frame[] {
+  const budget = runBudgetBytes(sendMaxBytes) - RUN_FIXED_BYTES;
+  const frames: Frame[] = [];
+  let part: KeyBinding[] = [];
+  let bytes = 0;
+  const close = () => {
+    if (part.length > 0)
+      frames.push(frame({ case: "updates", value: create(UpdatesSchema, { alias, bindings: part }) }));
+    part = [];
+    bytes = 0;
+  };
+  for (const [key, keyId] of bindings) {
+    const size = key.length * 3 + BINDING_BYTES;
+    if (part.length === MAX_BINDINGS_PER_FRAME || (part.length > 0 && bytes + size > budget)) close();
+    part.push(create(KeyBindingSchema, { keyId, key }));
+    bytes += size;
+  }
+  close();
+  return frames;
 }
 
 /** An `Updates` frame under construction (see the module comment). */

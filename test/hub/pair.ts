@@ -7,6 +7,7 @@ import {
   ClientSession,
   type ClientSessionOptions,
   type KeyedSource,
+  type RetainedLog,
   ServerSession,
   type ServerSessionOptions,
 } from "deltaframe/session";
@@ -25,13 +26,15 @@ export interface PairOptions {
    * every batch itself (the reference a shared batch is compared with).
    */
   ownFraming: boolean;
+  /** The replica to apply to (default a new one): a resumed client keeps its earlier replica. */
+  replica: Replica<typeof MarketSchema>;
 }
 
 /** One in-memory connection: a server session attached to the hub and a client following the stream. */
 export class Pair {
   readonly server: ServerSession;
   readonly client: ClientSession;
-  readonly replica = new Replica(MarketSchema);
+  readonly replica: Replica<typeof MarketSchema>;
   /** Transport messages the server sent after `recording` was set. */
   readonly recorded: Uint8Array[] = [];
   recording = false;
@@ -69,8 +72,10 @@ export class Pair {
       autoConsume: options.autoConsume ?? true,
       ...options.client,
     });
+    this.replica = options.replica ?? new Replica(MarketSchema);
     this.client.connect(0);
-    this.client.subscribe(hub.stream, {}, 0);
+    // A client resuming an earlier one subscribes from its resume state.
+    if (options.client?.resume === undefined) this.client.subscribe(hub.stream, {}, 0);
   }
 
   /** Moves messages both ways until nothing moves; accepts the hello. */
@@ -110,7 +115,7 @@ export class Pair {
 }
 
 /** A hub holding the reference workload's 200 markets, flushed, and the feed that moves them. */
-export function seededHub(seed: number, options: { hashes?: boolean } = {}) {
+export function seededHub(seed: number, options: { hashes?: boolean; log?: RetainedLog } = {}) {
   const hub = new Hub(MarketSchema, { stream: "odds/test", ...options });
   const feed = new OddsFeed({ seed });
   for (const [key, market] of feed.snapshot()) hub.set(key, market);

@@ -1,6 +1,12 @@
 import { fc } from "@fast-check/vitest";
-import { Capability } from "deltaframe/proto";
-import { MAX_SHARED_VARIANTS, type PublishItem, SharedBatch, type SharedWire } from "deltaframe/session";
+import { Capability, SyncMode } from "deltaframe/proto";
+import {
+  InMemoryRetainedLog,
+  MAX_SHARED_VARIANTS,
+  type PublishItem,
+  SharedBatch,
+  type SharedWire,
+} from "deltaframe/session";
 import { describe, expect, it } from "vitest";
 import { Pair, type PairOptions, seededHub } from "./pair.js";
 
@@ -221,6 +227,43 @@ describe("shared batches", () => {
           expect.objectContaining({ code: 1009 }),
         ]);
       }
+    }
+  });
+
+  it("a resumed client rejoins the shared path although most of its keys never change again: the server binds them", () => {
+    for (const away of ["replay", "catch-up"] as const) {
+      // A short retained log, so that a longer absence is served by catch-up instead of replay.
+      const { hub, feed } = seededHub(7, { log: new InMemoryRetainedLog({ maxEntriesPerStream: 50 }) });
+      const first = new Pair(hub, hub, 1);
+      first.pump(1);
+      let now = 1;
+      const tick = (pairs: Pair[]) => {
+        // Only five markets move: the other 195 keep the versions the client resumes with.
+        now++;
+        const key = [...hub.keys()][now % 5]!;
+        hub.set(key, { ...feed.next().market, id: hub.state.get(key)!.value.id });
+        hub.flush(now);
+        for (const p of pairs) p.pump(now);
+      };
+      for (let f = 0; f < 4; f++) tick([first]);
+      const { subscriptions } = first.client.resumeState();
+      first.server.close(1001, "connection lost", now);
+      // The stream moves on while the client is away: within the log, or past it.
+      for (let f = 0; f < (away === "replay" ? 3 : 60); f++) tick([]);
+      const resumed = new Pair(hub, hub, 2, {
+        client: { resume: { token: undefined, subscriptions } },
+        replica: first.replica,
+      });
+      resumed.pump(now);
+      expect(resumed.events.find((e) => e.type === "subscribed")).toMatchObject({
+        mode: away === "replay" ? SyncMode.REPLAY : SyncMode.CATCH_UP,
+      });
+      for (let f = 0; f < 20; f++) tick([resumed]);
+      expect(resumed.client.error).toBeUndefined();
+      // It follows the view again: every batch was the shared one.
+      expect(resumed.server.metrics.sharedMessagesOut).toBe(20);
+      expect(resumed.server.queueSizes()[0]).toMatchObject({ followsView: true });
+      expect(resumed.replica.stateHash()).toBe(hub.stateHash());
     }
   });
 
