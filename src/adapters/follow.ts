@@ -9,6 +9,7 @@
  */
 import type { DescMessage } from "@bufbuild/protobuf";
 import { Replica } from "../delta/index.js";
+import { ERROR_CODES } from "../errors.js";
 import { SyncMode } from "../gen/deltaframe/v1/frames_pb.js";
 import {
   type ClientEvent,
@@ -46,6 +47,8 @@ export interface FollowMetrics {
   rttMs: number;
   /** Update bodies the replica refused (malformed): each key is asked for again (resync reason 3). */
   applyErrors: number;
+  /** Subscriptions the server ended as a slow consumer (4009), resumed on a new connection. */
+  resubscribes: number;
 }
 
 /**
@@ -120,7 +123,13 @@ export interface FollowerOptions<Desc extends DescMessage> {
   connect: FollowConnect;
   /** Uniform random numbers in [0, 1) for reconnect jitter (required). */
   random: () => number;
-  /** Client session options (window, auto-consume, limits). */
+  /**
+   * Client session options (window, auto-consume, limits). The follower
+   * applies every event to its replica as it arrives; with `autoConsume:
+   * false` the application grants the credit itself, at its own pace
+   * (`follower.session.consume(n, now)`, then `follower.transport.flush()`),
+   * and the feed stops after `windowMessages` updates until it does.
+   */
   session: Partial<ClientSessionOptions>;
   /** Subscription options (slow policy, event buffer). */
   subscribe: Partial<SubscribeOptions>;
@@ -154,6 +163,7 @@ export class Follower<Desc extends DescMessage> {
     eventOrderErrors: 0,
     rttMs: -1,
     applyErrors: 0,
+    resubscribes: 0,
   };
   /** The last error a refused update body raised, for diagnostics. */
   lastApplyError: unknown;
@@ -166,6 +176,8 @@ export class Follower<Desc extends DescMessage> {
   private timer: ReturnType<typeof setTimeout> | undefined;
   private stopped = false;
   private lastEventOffset = 0n;
+  /** Epoch of the stream as last subscribed (offsets start again in a new one). */
+  private epoch = 0n;
   /** What the current connection resumed from, and whether its subscription was answered. */
   private resumedFrom: ResumeState | undefined;
   private answered = false;
@@ -297,12 +309,20 @@ export class Follower<Desc extends DescMessage> {
     const now = this.opts.clock();
     switch (event.type) {
       case "welcome":
-        this.policy.reset();
         if (event.resumed) this.metrics.resumes++;
         for (const w of this.welcomed.splice(0)) w();
         break;
       case "subscribed":
-        if (event.stream === this.opts.stream) this.answered = true;
+        if (event.stream === this.opts.stream) {
+          this.answered = true;
+          // Backoff starts over once a connection has served the stream (not at a welcome alone, so a
+          // server that accepts and then fails every connection still gets an increasing delay).
+          if (event.mode === SyncMode.REPLAY) this.policy.reset();
+          if (event.epoch !== this.epoch) {
+            this.epoch = event.epoch;
+            this.lastEventOffset = 0n;
+          }
+        }
         break;
       case "event":
         this.metrics.events++;
@@ -320,8 +340,15 @@ export class Follower<Desc extends DescMessage> {
       case "closed":
         this.onClosed(session, event);
         break;
+      case "unsubscribed":
+        if (event.stream === this.opts.stream) this.onUnsubscribed(session, event.code, now);
+        break;
+      case "snapshot-end":
+        if (event.stream === this.opts.stream) this.policy.reset();
+        break;
       default:
-        if (session.isClosed) break;
+        // Also once closed: the session already counts these as held, and a resume declares them
+        // (a key the replica refuses is then only forgotten: resync on a closed session).
         try {
           applyToReplica(this.replica, session, event as ClientEvent, now, this.metrics);
         } catch (error) {
@@ -329,6 +356,25 @@ export class Follower<Desc extends DescMessage> {
         }
     }
     this.opts.onEvent(event, this);
+  }
+
+  /**
+   * The server ended the subscription; the connection goes on. After 4009
+   * (slow consumer) the follower leaves the connection (1001) and resumes on
+   * a new one, with a fresh window, as docs/protocol.md §14 says; any other
+   * code (1009 a value too large for this client, 4015 unknown stream, 1008)
+   * would be refused again, so it stops (`running` false; `onEvent` has
+   * seen the code).
+   */
+  private onUnsubscribed(session: ClientSession, code: number, now: number): void {
+    if (this.stopped || session.isClosed) return;
+    if (code === ERROR_CODES.DF_ERR_SLOW_CONSUMER.closeCode) {
+      this.metrics.resubscribes++;
+      session.close(1001, "resuming after slow consumer", now);
+      this._transport?.flush();
+    } else {
+      this.stop();
+    }
   }
 
   private onClosed(

@@ -122,9 +122,15 @@ interface CSub {
   syncing: boolean;
   syncBegun: boolean;
   syncOffset: bigint;
+  /** The sync begun is a full snapshot (mode SNAPSHOT), which replaces every key. */
+  syncFull: boolean;
   laneStarted: boolean;
   held: Map<string, bigint>;
   keys: Map<number, string>;
+  /** Keys asked for again (resync) and not delivered since: not held, though the stream may have them. */
+  resyncKeys: Set<string>;
+  /** The whole stream was asked for again and no full snapshot has ended since. */
+  resyncAll: boolean;
 }
 
 interface Pending {
@@ -313,7 +319,20 @@ export class ClientSession extends Endpoint<ClientState, ClientTrigger, ClientEv
     this.tick(now);
     const sub = this.newSub(stream, o);
     this.byStream.set(stream, sub);
-    if (this.isOpen()) this.sendSubscribe(sub);
+    // After an unsubscribe the server has not answered yet, this subscribe waits for that answer
+    // (the server refuses a second subscription to one stream): see cancelDone.
+    if (this.isOpen() && !this.cancelling(stream)) this.sendSubscribe(sub);
+  }
+
+  /** Whether a subscribe to `stream` was cancelled before its answer, which has not come yet. */
+  private cancelling(stream: string): boolean {
+    return this.awaiting.some((s) => s.stream === stream && s.phase === "cancelled");
+  }
+
+  /** A cancelled subscribe was answered (and unsubscribed): sends a newer subscribe to its stream that waited. */
+  private cancelDone(stream: string): void {
+    const next = this.byStream.get(stream);
+    if (next?.phase === "queued" && this.isOpen() && !this.cancelling(stream)) this.sendSubscribe(next);
   }
 
   /** Ends the subscription to `stream`. Throws DF_ERR_INVALID_STATE when not subscribed or closed. */
@@ -340,15 +359,27 @@ export class ClientSession extends Endpoint<ClientState, ClientTrigger, ClientEv
    * Asks the server to send `keys` of `stream` again (empty: the whole
    * stream), e.g. after DF_ERR_PATCH_BASE_MISSING or DF_ERR_HASH_MISMATCH from
    * the replica. `reason`: 1 missing base, 2 hash mismatch, 3 application.
+   *
+   * The keys stop counting as held until they arrive again, and until then
+   * {@link resumeState} declares no offset (a resume becomes a catch-up from
+   * the versions held, which sends them, instead of a replay, which would
+   * not). On a session already closed (its last messages still being
+   * delivered) nothing is sent: the keys are only forgotten, for the resume.
    * Throws DF_ERR_INVALID_STATE unless the subscription is active.
    */
   resync(stream: string, keys: readonly string[], reason: number, now: number): void {
     checkNow(now, "resync");
     checkUint32(reason, "reason", "resync");
     const sub = this.byStream.get(stream);
-    if (sub === undefined || sub.phase !== "active" || !this.isOpen()) {
+    if (sub === undefined || sub.phase !== "active" || (!this.isOpen() && !this.isClosed)) {
       throw new DeltaframeError("DF_ERR_INVALID_STATE", "cannot resync: subscription not active", { stream });
     }
+    if (keys.length === 0) sub.resyncAll = true;
+    for (const key of keys) {
+      sub.held.delete(key);
+      sub.resyncKeys.add(key);
+    }
+    if (this.isClosed) return;
     this.tick(now);
     this.queue(
       frame({ case: "resync", value: create(ResyncSchema, { alias: sub.alias, keys: [...keys], reason }) }),
@@ -424,12 +455,16 @@ export class ClientSession extends Endpoint<ClientState, ClientTrigger, ClientEv
       // Not answered yet on this connection: the position declared when it was
       // created (from an earlier resume) still holds.
       const declared = !started && (sub.phase === "queued" || sub.phase === "sent");
+      // Keys asked for again, or a resync's snapshot under way: the held versions are not all the
+      // stream had at the lane's offset, so no offset is declared (catch-up, not replay); the
+      // whole stream asked for again: nothing is declared held either (a snapshot).
+      const partial = sub.resyncAll || sub.resyncKeys.size > 0 || (started && sub.syncBegun);
       subscriptions.push({
         stream: sub.stream,
         options: { ...sub.options },
         epoch: started || declared ? sub.epoch : 0n,
-        offset: started ? sub.expected - 1n : declared ? sub.declaredOffset : 0n,
-        held: started || declared ? [...sub.held] : [],
+        offset: partial ? 0n : started ? sub.expected - 1n : declared ? sub.declaredOffset : 0n,
+        held: (started || declared) && !sub.resyncAll ? [...sub.held] : [],
       });
     }
     return { token: this.token, subscriptions };
@@ -486,9 +521,12 @@ export class ClientSession extends Endpoint<ClientState, ClientTrigger, ClientEv
       syncing: false,
       syncBegun: false,
       syncOffset: 0n,
+      syncFull: false,
       laneStarted: false,
       held: new Map(),
       keys: new Map(),
+      resyncKeys: new Set(),
+      resyncAll: false,
     };
   }
 
@@ -559,6 +597,11 @@ export class ClientSession extends Endpoint<ClientState, ClientTrigger, ClientEv
         }
         sub.syncing = false;
         sub.syncBegun = false;
+        if (sub.syncFull) {
+          // Every key the stream has came again.
+          sub.resyncAll = false;
+          sub.resyncKeys.clear();
+        }
         if (!sub.laneStarted) {
           sub.laneStarted = true;
           sub.expected = sub.syncOffset + 1n;
@@ -609,7 +652,10 @@ export class ClientSession extends Endpoint<ClientState, ClientTrigger, ClientEv
           // A refusal: the first answer to the oldest pending subscribe, under a fresh alias.
           const refused = this.awaiting.shift()!;
           this.maxAlias = body.value.alias;
-          if (refused.phase === "cancelled") return;
+          if (refused.phase === "cancelled") {
+            this.cancelDone(refused.stream);
+            return;
+          }
           if (this.byStream.get(refused.stream) === refused) this.byStream.delete(refused.stream);
           this.push(
             {
@@ -716,7 +762,9 @@ export class ClientSession extends Endpoint<ClientState, ClientTrigger, ClientEv
       0,
       false,
     );
-    for (const sub of this.byStream.values()) if (sub.phase === "queued") this.sendSubscribe(sub);
+    for (const sub of this.byStream.values()) {
+      if (sub.phase === "queued" && !this.cancelling(sub.stream)) this.sendSubscribe(sub);
+    }
   }
 
   private onSubscribed(s: Subscribed): void {
@@ -737,6 +785,7 @@ export class ClientSession extends Endpoint<ClientState, ClientTrigger, ClientEv
     sub.alias = s.alias;
     if (sub.phase === "cancelled") {
       this.queue(frame({ case: "unsubscribe", value: create(UnsubscribeSchema, { alias: s.alias }) }));
+      this.cancelDone(sub.stream);
       return;
     }
     const keepState = s.mode !== SyncMode.SNAPSHOT && sub.epoch === s.epoch && sub.epoch !== 0n;
@@ -786,7 +835,8 @@ export class ClientSession extends Endpoint<ClientState, ClientTrigger, ClientEv
     sub.syncing = true;
     sub.syncBegun = true;
     sub.syncOffset = b.offset;
-    if (b.mode === SyncMode.SNAPSHOT) sub.held.clear();
+    sub.syncFull = b.mode === SyncMode.SNAPSHOT;
+    if (sub.syncFull) sub.held.clear();
     this.push(
       {
         type: "snapshot-begin",
@@ -823,9 +873,13 @@ export class ClientSession extends Endpoint<ClientState, ClientTrigger, ClientEv
         throw new DeltaframeError("DF_ERR_PROTOCOL", "cannot handle snapshot chunk: key id 0");
       this.bind(sub, e.keyId, e.key);
       sub.held.set(e.key, e.version);
+      sub.resyncKeys.delete(e.key);
       entries.push({ key: e.key, version: e.version, value: e.value });
     }
-    for (const k of c.removed) sub.held.delete(k);
+    for (const k of c.removed) {
+      sub.held.delete(k);
+      sub.resyncKeys.delete(k);
+    }
     this.push({ type: "snapshot", stream: sub.stream, entries, removed: [...c.removed] }, 0, bytes, true);
   }
 
@@ -891,6 +945,7 @@ export class ClientSession extends Endpoint<ClientState, ClientTrigger, ClientEv
       }
       if (kind === "remove") sub.held.delete(key);
       else sub.held.set(key, version);
+      if (kind !== "patch") sub.resyncKeys.delete(key);
       const gap = u.baseGaps.length > 0 ? u.baseGaps[i]! : 0n;
       this.push(
         {
@@ -957,8 +1012,10 @@ export class ClientSession extends Endpoint<ClientState, ClientTrigger, ClientEv
     this.metrics.dataIn++;
   }
 
+  /** Consumes data at once (delivered with autoConsume, or for an ended subscription) and schedules its ack. */
   private consumeNow(messages: number, bytes: number): void {
     this.window.consume(bytes, messages);
+    if (!this.isClosed) this.maybeAck(this.now);
   }
 
   private push(event: ClientEvent, messages: number, bytes: number, data: boolean): void {
@@ -976,10 +1033,7 @@ export class ClientSession extends Endpoint<ClientState, ClientTrigger, ClientEv
       this.pendingMeta.length = 0;
       this.pendingMetaHead = 0;
     }
-    if (meta.data && this.opts.autoConsume) {
-      this.consumeNow(meta.messages, meta.bytes);
-      if (!this.isClosed) this.maybeAck(this.now);
-    }
+    if (meta.data && this.opts.autoConsume) this.consumeNow(meta.messages, meta.bytes);
   }
 
   private maybeAck(now: number): void {

@@ -20,13 +20,17 @@ function harness(hub: Hub<typeof MarketSchema>) {
   const links: Link[] = [];
   /** When set, the next connection drops as soon as the client has sent its first message. */
   let dropNextAfterHello = false;
+  /** While set, hub flushes do not write to the socket (what they queue goes with the next write). */
+  const control = { hold: false };
   const connect: FollowConnect = (session: ClientSession, handlers) => {
     let n = 0;
     const server = new ServerSession(
       { streams: () => hub, log: hub.log, signer, tokens, randomBytes: (k) => new Uint8Array(k).fill(++n) },
       Date.now(),
     );
-    const detach = hub.attach(server, () => serverDriver.flush());
+    const detach = hub.attach(server, () => {
+      if (!control.hold) serverDriver.flush();
+    });
     let open = true;
     const modes: SyncMode[] = [];
     const dropAfterHello = dropNextAfterHello;
@@ -75,6 +79,7 @@ function harness(hub: Hub<typeof MarketSchema>) {
   return {
     connect,
     links,
+    control,
     dropNextAfterHello: () => {
       dropNextAfterHello = true;
     },
@@ -215,6 +220,145 @@ describe("Follower", () => {
       code: "DF_ERR_PATCH_MALFORMED",
     });
     expect(follower.metrics.connects).toBe(1);
+    follower.stop();
+  });
+
+  it("applies updates that arrive with the server's close, and resumes from them (replay)", async () => {
+    const hub = new Hub(MarketSchema, { stream: "odds" });
+    const feed = new OddsFeed({ seed: 21 });
+    for (const [key, market] of feed.snapshot()) hub.set(key, market);
+    const h = harness(hub);
+    const follower = new Follower({
+      schema: MarketSchema,
+      stream: "odds",
+      connect: h.connect,
+      random: () => 0,
+      reconnect: { baseMs: 1, maxMs: 1 },
+    });
+    follower.start();
+    await until(() => follower.replica.size === 200, "snapshot");
+    // A server going away right after a publish: the updates and its Close leave in one transport message.
+    h.control.hold = true;
+    for (let i = 0; i < 20; i++) {
+      const tick = feed.next();
+      hub.set(tick.key, tick.market);
+    }
+    hub.flush(Date.now());
+    h.links[0]!.server.close(1001, "going away", Date.now());
+    h.control.hold = false;
+    h.links[0]!.flushServer();
+    await until(
+      () => h.links[1]?.modes.length === 1 && follower.session?.position("odds") !== undefined,
+      "resume",
+    );
+    expect(h.links[1]!.modes).toEqual([SyncMode.REPLAY]);
+    expect(follower.replica.stateHash()).toBe(hub.stateHash());
+    follower.stop();
+  });
+
+  it("asks a resumed connection again for a key it gave up on when the connection dropped first", async () => {
+    const hub = new Hub(MarketSchema, { stream: "odds" });
+    const feed = new OddsFeed({ seed: 10 });
+    for (const [key, market] of feed.snapshot()) hub.set(key, market);
+    const h = harness(hub);
+    const follower: Follower<typeof MarketSchema> = new Follower({
+      schema: MarketSchema,
+      stream: "odds",
+      connect: h.connect,
+      random: () => 0,
+      reconnect: { baseMs: 1, maxMs: 1 },
+      // The connection drops as soon as the follower has asked for the key again, before the server hears it.
+      onEvent: () => {
+        if (follower.metrics.applyErrors === 1 && h.links.length === 1) h.links[0]!.cut();
+      },
+    });
+    follower.start();
+    await until(() => follower.replica.size === 200, "snapshot");
+    const tick = feed.next();
+    const link = h.links[0]!;
+    // A body the replica cannot apply, at the offset the real change then takes.
+    const base = hub.state.get(tick.key)!.version;
+    const body = new Uint8Array([0xff, 0xff, 0xff]);
+    link.server.publish(
+      "odds",
+      [{ type: "change", key: tick.key, offset: hub.offset + 1n, kind: "patch", base, body }],
+      Date.now(),
+    );
+    link.flushServer();
+    hub.set(tick.key, tick.market);
+    await until(() => h.links[1]?.modes.length === 1 && follower.replica.size === 200, "catch-up");
+    expect(follower.metrics.applyErrors).toBe(1);
+    // Not a replay: the key must come again although the stream did not change it since.
+    expect(h.links[1]!.modes).toEqual([SyncMode.CATCH_UP]);
+    expect(follower.replica.stateHash()).toBe(hub.stateHash());
+    follower.stop();
+  });
+
+  it("resumes on a new connection when the server ends the subscription as a slow consumer (4009)", async () => {
+    const hub = new Hub(MarketSchema, { stream: "odds" });
+    const feed = new OddsFeed({ seed: 5 });
+    for (const [key, market] of feed.snapshot()) hub.set(key, market);
+    const h = harness(hub);
+    const follower = new Follower({
+      schema: MarketSchema,
+      stream: "odds",
+      connect: h.connect,
+      random: () => 0,
+      reconnect: { baseMs: 1, maxMs: 1 },
+      session: { windowMessages: 2 },
+      subscribe: { maxBufferedEvents: 1 },
+    });
+    follower.start();
+    await until(() => follower.replica.size === 200, "snapshot");
+    // More events at once than the window and the event buffer hold: 4009.
+    for (let i = 0; i < 6; i++) hub.event(new Uint8Array([i]));
+    hub.flush(Date.now());
+    await until(() => follower.metrics.resubscribes === 1, "4009");
+    for (let i = 0; i < 50; i++) {
+      const tick = feed.next();
+      hub.set(tick.key, tick.market);
+    }
+    hub.flush(Date.now());
+    await until(() => follower.replica.stateHash() === hub.stateHash(), "convergence");
+    expect(follower.metrics.connects).toBe(2);
+    expect(follower.running).toBe(true);
+    follower.stop();
+  });
+
+  it("counts no order error when a new epoch starts its offsets again", async () => {
+    const feed = new OddsFeed({ seed: 3 });
+    const first = new Hub(MarketSchema, { stream: "odds", epoch: 1n });
+    const second = new Hub(MarketSchema, { stream: "odds", epoch: 2n });
+    for (const [key, market] of feed.snapshot()) {
+      first.set(key, market);
+      second.set(key, market);
+    }
+    const a = harness(first);
+    const b = harness(second);
+    let restarted = false;
+    const follower = new Follower({
+      schema: MarketSchema,
+      stream: "odds",
+      connect: (session, handlers) => (restarted ? b : a).connect(session, handlers),
+      random: () => 0,
+      reconnect: { baseMs: 1, maxMs: 1 },
+    });
+    follower.start();
+    await until(() => follower.replica.size === 200, "snapshot");
+    for (let i = 0; i < 50; i++) first.event(new Uint8Array([i]));
+    first.flush(Date.now());
+    await until(() => follower.metrics.events === 50, "events of epoch 1");
+    // The server restarts without its history: epoch 2, whose offsets are below the ones seen.
+    restarted = true;
+    a.links[0]!.cut();
+    await until(
+      () => b.links.some((l) => l.modes.length === 1) && follower.session?.position("odds") !== undefined,
+      "epoch 2",
+    );
+    second.event(new Uint8Array([1]));
+    second.flush(Date.now());
+    await until(() => follower.metrics.events === 51, "event of epoch 2");
+    expect(follower.metrics.eventOrderErrors).toBe(0);
     follower.stop();
   });
 });
