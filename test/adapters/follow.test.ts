@@ -4,7 +4,7 @@ import { createHmacSigner, Hub } from "deltaframe/hub";
 import { SyncMode } from "deltaframe/proto";
 import { type ClientSession, InMemoryTokenStore, type ServerEvent, ServerSession } from "deltaframe/session";
 import { MarketSchema, OddsFeed } from "deltaframe/workload";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 
 /** An in-memory connection between a follower's client session and a new server session; `cut()` drops it. */
 interface Link {
@@ -360,5 +360,35 @@ describe("Follower", () => {
     await until(() => follower.metrics.events === 51, "event of epoch 2");
     expect(follower.metrics.eventOrderErrors).toBe(0);
     follower.stop();
+  });
+
+  it("backs off across connections that are welcomed and then fail before they sync", async () => {
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "Date"] });
+    try {
+      const hub = new Hub(MarketSchema, { stream: "odds" });
+      const feed = new OddsFeed({ seed: 8 });
+      for (const [key, market] of feed.snapshot()) hub.set(key, market);
+      const h = harness(hub);
+      // Every connection fails (1011) as soon as it is welcomed.
+      const follower = new Follower({
+        schema: MarketSchema,
+        stream: "odds",
+        connect: h.connect,
+        random: () => 0.5,
+        reconnect: { baseMs: 100, maxMs: 60_000 },
+        onEvent: (event) => {
+          if (event.type === "welcome") h.links.at(-1)!.server.close(1011, "internal error", Date.now());
+        },
+      });
+      follower.start();
+      await vi.advanceTimersByTimeAsync(1000);
+      // Delays of 50, 100, 200, 400, 800 ms (half of base · 2^attempt): five connections in the first second,
+      // where a backoff that started over at each welcome would have made about twenty.
+      expect(follower.metrics.connects).toBeLessThanOrEqual(6);
+      expect(follower.metrics.connects).toBeGreaterThanOrEqual(4);
+      follower.stop();
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
