@@ -49,8 +49,10 @@ import {
 import { type Limits, resolveLimits } from "../limits.js";
 import { SendWindow } from "./credit.js";
 import { type CloseHint, checkNow, clipReason, Endpoint, utf8Bytes } from "./endpoint.js";
+import { canFollow, follow, holdsBases, isFollowing, materialize, recordShared } from "./lockstep.js";
 import { encodeResumeToken, sessionIdHex, verifyResumeToken } from "./resume.js";
-import { applyBatch, type LockstepView, type SharedBatch, type SharedWire } from "./shared-batch.js";
+import type { SharedBatch, SharedWire } from "./shared-batch.js";
+import type { Dirty, Sub } from "./subscription.js";
 import { SERVER_TRANSITIONS, type ServerState, type ServerTrigger } from "./transitions.js";
 import type {
   ChangeKind,
@@ -79,14 +81,6 @@ export const SUPPORTED_VERSIONS: readonly number[] = [1];
 
 /** Smallest `max_message_bytes` a peer may declare. */
 export const MIN_MESSAGE_BYTES = 512;
-
-/**
- * Batches a subscription lets pass after a failed attempt to follow a
- * lockstep view before it tries again: each attempt compares O(keys)
- * versions, so a client that differs for a while costs that once per this
- * many batches rather than per batch.
- */
-const FOLLOW_BACKOFF_BATCHES = 16;
 
 /** Options of {@link ServerSession}. */
 export interface ServerSessionOptions {
@@ -154,64 +148,6 @@ export interface DrainOptions {
   retryAfterMs: number;
   /** Spread reconnects over this window, in ms. Default 0. */
   jitterMs: number;
-}
-
-interface Dirty {
-  /** Latest published version (stream offset) of the key. */
-  version: bigint;
-  /** When the key first waited. */
-  since: number;
-  /** The latest published change, reused when it applies to what the client holds. */
-  change: PublishedChange | undefined;
-}
-
-interface Sync {
-  mode: SyncMode;
-  offset: bigint;
-  keys: string[];
-  index: number;
-  removed: string[];
-  begun: boolean;
-}
-
-interface Sub {
-  alias: number;
-  stream: string;
-  source: KeyedSource;
-  policy: SlowPolicy;
-  maxBufferedEvents: number;
-  maxStalenessMs: number;
-  minIntervalMs: number;
-  keyIds: Map<string, number>;
-  nextKeyId: number;
-  held: Map<string, bigint>;
-  dirty: Map<string, Dirty>;
-  events: PublishedEvent[];
-  eventsHead: number;
-  lastSentAt: Map<string, number>;
-  /** Published items at or below this offset are already covered. */
-  lastPublished: bigint;
-  /**
-   * Last live-lane offset the client has been sent (update, event, or the lane's start offset); undefined until the
-   * lane starts. An `Updates` run whose first version is one more omits `first_offset` (docs/protocol.md §6.1).
-   */
-  seen: bigint | undefined;
-  sync: Sync | undefined;
-  resyncAll: boolean;
-  resyncKeys: Set<string>;
-  skipConflated: number;
-  skipDropped: number;
-  /**
-   * The source's lockstep view this subscription follows (shared-batch.ts):
-   * while set, `held` and `keyIds` are empty and the client holds exactly
-   * the view's versions as of `lastPublished` (the view's offset, or the end
-   * of `viewBatch` when the view has not yet been advanced past it).
-   */
-  view: LockstepView | undefined;
-  /** The last batch taken while following, until the view is advanced past it. */
-  viewBatch: SharedBatch | undefined;
-  /** Batches to let pass before the next attempt to follow the view (after a failed one). */
-  followBackoff: number;
 }
 
 interface Run {
@@ -524,7 +460,7 @@ export class ServerSession extends Endpoint<ServerState, ServerTrigger, ServerEv
     checkNow(now, "publish");
     const sub = this.byStream.get(stream);
     if (sub === undefined || this.isClosed) return;
-    this.materialize(sub);
+    materialize(sub);
     let expected = sub.lastPublished + 1n;
     for (const item of items) {
       if (item.offset < expected) continue;
@@ -612,29 +548,20 @@ export class ServerSession extends Endpoint<ServerState, ServerTrigger, ServerEv
     if (!batch.canEncodeFor(wire)) return false;
     const view = batch.view;
     // Following the view, the client holds exactly its versions: nothing to check key by key.
-    const following = view !== undefined && sub.view === view && view.offset === sub.lastPublished;
+    const following = isFollowing(sub, view);
     let join = false;
     if (!following) {
-      this.materialize(sub);
-      join = view !== undefined && this.canFollow(sub, view);
-      if (!join && !this.holdsBases(sub, batch)) return false;
+      materialize(sub);
+      join = view !== undefined && canFollow(sub, view);
+      if (!join && !holdsBases(sub, batch)) return false;
     }
     const messages = batch.messagesFor(wire)!;
     if (following || join) {
-      if (join) this.follow(sub, view!);
+      if (join)
+        for (const f of bindingFrames(sub.alias, follow(sub, view!), this.sendMaxBytes)) this.queue(f);
       sub.viewBatch = batch;
     } else {
-      const { items, keyIds, introduces } = batch;
-      for (let i = 0; i < items.length; i++) {
-        const item = items[i]!;
-        if (item.type !== "change") continue;
-        if (item.kind === "remove") {
-          sub.held.delete(item.key);
-          continue;
-        }
-        sub.held.set(item.key, item.offset);
-        if (introduces[i] === true) sub.keyIds.set(item.key, keyIds[i]!);
-      }
+      recordShared(sub, batch);
     }
     this.closeRun();
     this.credit.charge(batch.payloadBytes, batch.messageCount);
@@ -644,119 +571,6 @@ export class ServerSession extends Endpoint<ServerState, ServerTrigger, ServerEv
     for (const m of messages) this.outbox.push(m);
     batch.metrics.deliveries++;
     return true;
-  }
-
-  /**
-   * Whether the client holds, key by key, exactly what `batch` was encoded
-   * against: each patch's base, every key the batch does not bind (under the
-   * same id), none of the keys it binds.
-   */
-  private holdsBases(sub: Sub, batch: SharedBatch): boolean {
-    const { items, keyIds, introduces, previousIndex } = batch;
-    for (let i = 0; i < items.length; i++) {
-      const item = items[i]!;
-      if (item.type !== "change") continue;
-      // What the client holds of the key just before this item: the batch's earlier change of it, else its held version.
-      const p = previousIndex[i]!;
-      let held: bigint | undefined;
-      let id: number | undefined;
-      if (p >= 0) {
-        const earlier = items[p] as PublishedChange;
-        held = earlier.kind === "remove" ? undefined : earlier.offset;
-        id = keyIds[p];
-      } else {
-        held = sub.held.get(item.key);
-        id = sub.keyIds.get(item.key);
-      }
-      if (introduces[i] === true) {
-        if (held !== undefined || (id !== undefined && id !== keyIds[i])) return false;
-      } else if (
-        held === undefined ||
-        id !== keyIds[i] ||
-        (item.kind === "patch" ? item.base !== held : held >= item.offset)
-      ) {
-        return false;
-      }
-    }
-    return true;
-  }
-
-  /**
-   * Whether the subscription can start following `view`: its client holds
-   * exactly the view's versions, each key bound to the source's id or not
-   * bound on this connection at all (keys it held before a resume, which
-   * {@link follow} binds). O(keys), so after a failed attempt the next waits
-   * {@link FOLLOW_BACKOFF_BATCHES} batches.
-   */
-  private canFollow(sub: Sub, view: LockstepView): boolean {
-    const keyId = sub.source.keyId;
-    if (keyId === undefined || view.offset !== sub.lastPublished) return false;
-    if (sub.followBackoff > 0) {
-      sub.followBackoff--;
-      return false;
-    }
-    let same = sub.held.size === view.versions.size;
-    if (same) {
-      for (const [key, version] of view.versions) {
-        const id = sub.keyIds.get(key);
-        if (sub.held.get(key) !== version || (id !== undefined && id !== keyId.call(sub.source, key))) {
-          same = false;
-          break;
-        }
-      }
-    }
-    if (!same) sub.followBackoff = FOLLOW_BACKOFF_BATCHES;
-    return same;
-  }
-
-  /**
-   * Starts following `view` (after {@link canFollow}): binds the keys the
-   * client holds but this connection has not bound (frames of bindings
-   * only, once), so that shared frames can name them, and frees the per-key
-   * maps.
-   */
-  private follow(sub: Sub, view: LockstepView): void {
-    const keyId = sub.source.keyId!;
-    const unbound: Array<[string, number]> = [];
-    for (const key of view.versions.keys()) {
-      if (!sub.keyIds.has(key)) unbound.push([key, keyId.call(sub.source, key)]);
-    }
-    for (const f of bindingFrames(sub.alias, unbound, this.sendMaxBytes)) this.queue(f);
-    sub.view = view;
-    sub.viewBatch = undefined;
-    sub.held = new Map();
-    sub.keyIds = new Map();
-  }
-
-  /**
-   * Stops following the lockstep view: the view's versions as of
-   * `lastPublished` become the subscription's own `held` (O(keys)). Should
-   * the view not be as of that offset, what the client holds is unknown and
-   * the whole stream is resynced. (Through a hub that cannot happen: the hub
-   * advances the view only after handing the batch to every session, and a
-   * session that misses a batch fails its next publish on the offset gap.)
-   */
-  private materialize(sub: Sub): void {
-    const view = sub.view;
-    if (view === undefined) return;
-    const batch = sub.viewBatch;
-    sub.view = undefined;
-    sub.viewBatch = undefined;
-    const held = new Map(view.versions);
-    let at = view.offset;
-    if (batch !== undefined && at === batch.firstOffset - 1n) {
-      applyBatch(held, batch);
-      at = batch.lastOffset;
-    }
-    if (at !== sub.lastPublished) {
-      sub.resyncAll = true;
-      return;
-    }
-    const keyIds = new Map<string, number>();
-    const keyId = sub.source.keyId!;
-    for (const key of held.keys()) keyIds.set(key, keyId.call(sub.source, key));
-    sub.held = held;
-    sub.keyIds = keyIds;
   }
 
   // --- frames from the client ---------------------------------------------
@@ -1186,7 +1000,7 @@ export class ServerSession extends Endpoint<ServerState, ServerTrigger, ServerEv
   }
 
   private keyId(sub: Sub, key: string): { id: number; fresh: boolean } {
-    this.materialize(sub);
+    materialize(sub);
     const id = sub.keyIds.get(key);
     if (id !== undefined) return { id, fresh: false };
     // Stream-wide ids when the source has them (shared batches), else numbered per subscription.
@@ -1311,7 +1125,7 @@ export class ServerSession extends Endpoint<ServerState, ServerTrigger, ServerEv
 
   private startResync(sub: Sub): void {
     if (!sub.resyncAll && sub.resyncKeys.size === 0) return;
-    this.materialize(sub);
+    materialize(sub);
     const source = sub.source;
     if (sub.resyncAll) {
       sub.sync = {
@@ -1446,7 +1260,7 @@ export class ServerSession extends Endpoint<ServerState, ServerTrigger, ServerEv
       this.flushSkipped(sub);
       return;
     }
-    this.materialize(sub);
+    materialize(sub);
     const order = [...sub.dirty.entries()].sort((a, b) => (a[1].version < b[1].version ? -1 : 1));
     let i = 0;
     for (;;) {
