@@ -112,6 +112,12 @@ export interface DriverOptions {
   highWaterMarkBytes: number;
   /** Poll interval while waiting for the socket to drain, where it has no drain callback, in ms. Default 10. */
   drainPollMs: number;
+  /**
+   * When the session has closed while the socket is above the high-water
+   * mark (a peer that stopped reading), close the socket anyway after this
+   * many ms, without waiting for it to drain. Default 5,000.
+   */
+  closeTimeoutMs: number;
   /** The clock passed to the session as `now`, in ms. Default `Date.now`. */
   clock: () => number;
 }
@@ -133,6 +139,7 @@ export interface DriverMetrics {
 const DEFAULT_OPTIONS: DriverOptions = {
   highWaterMarkBytes: 1 << 20,
   drainPollMs: 10,
+  closeTimeoutMs: 5000,
   clock: () => Date.now(),
 };
 
@@ -175,6 +182,7 @@ export class SessionDriver<E extends { readonly type: string }> {
   private timer: TimerHandle | undefined;
   private timerAt: number | undefined;
   private waitingForDrain = false;
+  private closeTimer: TimerHandle | undefined;
   private flushing = false;
   private flushAgain = false;
   private flushScheduled = false;
@@ -327,7 +335,19 @@ export class SessionDriver<E extends { readonly type: string }> {
 
   private finish(): void {
     this.clearTimer();
-    if (this.socketEnded || this.waitingForDrain) return;
+    if (this.socketEnded) return;
+    if (this.waitingForDrain) {
+      // The session's Close waits behind a socket that does not drain: give it closeTimeoutMs, then close anyway.
+      if (this.closeTimer === undefined) {
+        this.closeTimer = setTimeout(() => {
+          this.waitingForDrain = false;
+          this.finish();
+        }, this.options.closeTimeoutMs);
+        unref(this.closeTimer);
+      }
+      return;
+    }
+    if (this.closeTimer !== undefined) clearTimeout(this.closeTimer);
     // Everything the session had to send is written (its Close last): close the socket.
     this.socketEnded = true;
     try {

@@ -41,7 +41,9 @@ export interface ServeHubsOptions
  * Starts a `ws` server for `hubs` (one stream each). Every connection gets a
  * {@link ServerSession} whose streams are the hubs, attached to each hub so
  * that `hub.flush` reaches it, and detached when it closes. Resolves once
- * listening.
+ * listening. Throws DF_ERR_INVALID_ARGUMENT / DF_ERR_LIMIT_INVALID for bad
+ * session options before listening; the sockets' `maxPayload` follows the
+ * sessions' `maxMessageBytes`.
  */
 export async function serveHubs(
   hubs: ReadonlyArray<Hub<DescMessage>>,
@@ -57,22 +59,28 @@ export async function serveHubs(
   const tokens = options.tokens ?? new InMemoryTokenStore();
   const detachers = new WeakMap<WsConnection<ServerEvent>, Array<() => void>>();
   const { session: sessionOptions, authenticate, onEvent, onConnection, ...listen } = options;
+  // The socket's maxPayload follows the limits the sessions apply.
+  const socketLimits = sessionOptions?.limits ?? listen.limits;
+  const createSession = () =>
+    new ServerSession(
+      {
+        randomBytes: (n) => new Uint8Array(nodeRandomBytes(n)),
+        // One set of limits for the socket (maxPayload) and the session, unless the session has its own.
+        ...(listen.limits !== undefined ? { limits: listen.limits } : {}),
+        ...sessionOptions,
+        streams: (name) => byName.get(name),
+        log,
+        signer,
+        tokens,
+      },
+      Date.now(),
+    );
+  // Bad session options throw here, at start, rather than on each connection.
+  createSession();
   return listenWs<ServerEvent>({
     ...listen,
-    createSession: () =>
-      new ServerSession(
-        {
-          randomBytes: (n) => new Uint8Array(nodeRandomBytes(n)),
-          // One set of limits for the socket (maxPayload) and the session, unless the session has its own.
-          ...(listen.limits !== undefined ? { limits: listen.limits } : {}),
-          ...sessionOptions,
-          streams: (name) => byName.get(name),
-          log,
-          signer,
-          tokens,
-        },
-        Date.now(),
-      ),
+    ...(socketLimits !== undefined ? { limits: socketLimits } : {}),
+    createSession,
     onConnection: (connection) => {
       const session = connection.session as ServerSession;
       detachers.set(

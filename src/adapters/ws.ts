@@ -131,8 +131,14 @@ export function attachWs<E extends { readonly type: string }>(
 export interface ConnectWsOptions<E extends { readonly type: string }> extends WsConnectionOptions<E> {
   /** Called once the socket is open, before the first flush: start the session here (e.g. `client.connect(now)`). */
   onOpen: (now: number) => void;
-  /** Limits: `maxMessageBytes` becomes the socket's `maxPayload`. */
+  /** Limits: `maxMessageBytes` becomes the socket's `maxPayload`. Default: the session's own `limits`. */
   limits: Partial<Limits>;
+}
+
+/** The limits a session applies (sessions of this package expose them), else the defaults. */
+function limitsOf(session: object): Readonly<Limits> {
+  const limits = (session as { limits?: Readonly<Limits> }).limits;
+  return limits !== undefined ? limits : resolveLimits();
 }
 
 /**
@@ -145,7 +151,8 @@ export function connectWs<E extends { readonly type: string }>(
   session: DrivenSession<E>,
   options: Partial<ConnectWsOptions<E>> = {},
 ): WsConnection<E> {
-  const limits = resolveLimits(options.limits);
+  // The socket refuses what the session would refuse: its limits unless others are given.
+  const limits = options.limits !== undefined ? resolveLimits(options.limits) : limitsOf(session);
   const socket = new WebSocket(url, {
     perMessageDeflate: false,
     maxPayload: limits.maxMessageBytes === Number.POSITIVE_INFINITY ? 0 : limits.maxMessageBytes,
@@ -214,7 +221,14 @@ export async function listenWs<E extends { readonly type: string }>(
   }
   const connections = new Set<WsConnection<E>>();
   wss.on("connection", (socket, request) => {
-    const session = options.createSession(request);
+    let session: DrivenSession<E>;
+    try {
+      session = options.createSession(request);
+    } catch {
+      // A session that cannot be made (bad options) fails this connection, not the server.
+      socket.close(1011, "internal error");
+      return;
+    }
     const connection = attachWs(socket, session, {
       ...(options.driver ? { driver: options.driver } : {}),
       onEvent: (event, conn) => {

@@ -54,10 +54,14 @@ export async function runConnect(values: OptionValues, positionals: string[], io
           bytes: event.body.length,
         });
       } else if (event.type === "event") {
-        Object.assign(line, {
-          offset: event.offset.toString(),
-          payload: toJson(MarketStatusChangedSchema, fromBinary(MarketStatusChangedSchema, event.payload)),
-        });
+        let payload: unknown;
+        try {
+          payload = toJson(MarketStatusChangedSchema, fromBinary(MarketStatusChangedSchema, event.payload));
+        } catch {
+          // Not an odds event: shown as bytes rather than ending the command.
+          payload = { bytes: event.payload.length, undecodable: true };
+        }
+        Object.assign(line, { offset: event.offset.toString(), payload });
       } else if (event.type === "snapshot") {
         Object.assign(line, { entries: event.entries.length, removed: event.removed.length });
       } else if (event.type === "closed" || event.type === "unsubscribed") {
@@ -83,10 +87,13 @@ export async function runConnect(values: OptionValues, positionals: string[], io
         );
         last = m.updates;
       }, 1000);
+  let deadline: ReturnType<typeof setTimeout> | undefined;
   await new Promise<void>((resolve) => {
     stop.signal.addEventListener("abort", () => resolve());
-    if (seconds > 0) setTimeout(resolve, seconds * 1000);
+    if (seconds > 0) deadline = setTimeout(resolve, seconds * 1000);
   });
+  // Stopped early (Ctrl-C): the deadline must not keep the process alive.
+  clearTimeout(deadline);
   if (report) clearInterval(report);
   process.removeListener("SIGINT", onSignal);
   follower.stop();

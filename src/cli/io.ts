@@ -20,8 +20,18 @@ export interface CliIo {
   signal: AbortSignal | undefined;
 }
 
+let stdoutGuarded = false;
+
 /** Returns the process's standard streams as a {@link CliIo}. */
 export function processIo(): CliIo {
+  if (!stdoutGuarded) {
+    stdoutGuarded = true;
+    // A reader that goes away (`deltaframe inspect … | head -1`) ends the output, not with a stack trace.
+    process.stdout.on("error", (error: NodeJS.ErrnoException) => {
+      if (error.code === "EPIPE") process.exit(process.exitCode ?? 0);
+      throw error;
+    });
+  }
   return {
     stdout: (text) => process.stdout.write(text),
     stderr: (text) => process.stderr.write(text),

@@ -49,10 +49,13 @@ export async function runServe(values: OptionValues, _positionals: string[], io:
       `ticks=${server.ticks()} offset=${server.hub.offset} connections=${server.server.connections.size} encoded=${server.hub.metrics.changesEncoded}\n`,
     );
   }, 5000);
+  let deadline: ReturnType<typeof setTimeout> | undefined;
   await new Promise<void>((resolve) => {
     stop.signal.addEventListener("abort", () => resolve());
-    if (seconds > 0) setTimeout(resolve, seconds * 1000);
+    if (seconds > 0) deadline = setTimeout(resolve, seconds * 1000);
   });
+  // Stopped early (Ctrl-C): the deadline must not keep the process alive.
+  clearTimeout(deadline);
   clearInterval(report);
   process.removeListener("SIGINT", onSignal);
   process.removeListener("SIGTERM", onSignal);

@@ -113,7 +113,8 @@ export abstract class Endpoint<S extends string, T extends string, E extends { t
 
   protected _state: S | CommonState;
   protected readonly table: ReadonlyArray<Transition<S | CommonState, T | CommonTrigger>>;
-  protected readonly limits: Readonly<Limits>;
+  /** The limits this side applies to what it receives (docs/limits.md); adapters size their sockets from them. */
+  readonly limits: Readonly<Limits>;
   /** Largest transport message this side sends. */
   protected sendMaxBytes: number;
   protected readonly outbox: Array<Frame | EncodedMessage> = [];

@@ -4,7 +4,7 @@ import {
   SessionDriver,
   sendableCloseCode,
 } from "deltaframe/adapters/websocket";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 
 type Ev = { type: "x" } | { type: "closed"; code: number; reason: string };
 
@@ -105,6 +105,30 @@ describe("SessionDriver", () => {
     expect(seen).toHaveLength(1);
     driver.socketClosed(4009, "slow consumer");
     expect(seen).toHaveLength(1);
+  });
+
+  it("closes the socket after closeTimeoutMs when the session closed while the socket does not drain", () => {
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
+    try {
+      const session = new FakeSession();
+      const socket = new FakeSocket();
+      const driver = new SessionDriver(session, socket, () => {}, {
+        highWaterMarkBytes: 100,
+        closeTimeoutMs: 1000,
+      });
+      // A peer that stopped reading: the socket stays above the mark, and the session closes (its Close waits).
+      for (let i = 0; i < 4; i++) session.outbox.push(new Uint8Array(40));
+      session.events.push({ type: "closed", code: 4008, reason: "idle timeout" });
+      session.isClosed = true;
+      driver.flush();
+      expect(socket.closed).toBeUndefined();
+      vi.advanceTimersByTime(999);
+      expect(socket.closed).toBeUndefined();
+      vi.advanceTimersByTime(1);
+      expect(socket.closed).toEqual([4008, "idle timeout"]);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it("reports a socket that drops first as a closed event with 1006", () => {

@@ -113,6 +113,33 @@ describe("ws adapter", () => {
     f.stop();
   });
 
+  it("sizes both sockets from the sessions' limits: a 2 MiB event reaches a follower whose limits allow it", async () => {
+    const { hub } = makeHub(3);
+    const limits = { maxMessageBytes: 4 << 20, maxBytesFieldBytes: 4 << 20 };
+    server = await serveHubs([hub], { session: { limits } });
+    const f = new Follower({
+      schema: MarketSchema,
+      stream: "odds",
+      random: random(5),
+      connect: (session, handlers) => connectWs(server!.url, session, handlers),
+      session: { limits },
+    });
+    f.start();
+    await until(() => f.replica.size === 200, "snapshot");
+    hub.event(new Uint8Array(2 << 20).fill(9));
+    hub.flush(Date.now());
+    await until(() => f.metrics.events === 1, "the 2 MiB event");
+    expect(f.metrics.connects).toBe(1);
+    f.stop();
+  });
+
+  it("refuses bad session options when it starts, not at the first connection", async () => {
+    const { hub } = makeHub(4);
+    await expect(serveHubs([hub], { session: { heartbeatMs: -5 } })).rejects.toMatchObject({
+      name: "DeltaframeError",
+    });
+  });
+
   it("closes the socket with the session's close code", async () => {
     const { hub } = makeHub(3);
     server = await serveHubs([hub], { authenticate: () => false });
