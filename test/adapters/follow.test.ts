@@ -91,19 +91,34 @@ async function until(check: () => boolean, what: string): Promise<void> {
   if (!check()) throw new Error(`timed out waiting for ${what}`);
 }
 
+/** A hub of the reference workload's 200 markets (not flushed), and the feed that moves them. */
+function oddsHub(seed: number) {
+  const hub = new Hub(MarketSchema, { stream: "odds" });
+  const feed = new OddsFeed({ seed });
+  for (const [key, market] of feed.snapshot()) hub.set(key, market);
+  return { hub, feed };
+}
+
+/** A follower of "odds" that reconnects at once (no jitter), with `options` over that. */
+function follow(
+  connect: FollowConnect,
+  options: Partial<ConstructorParameters<typeof Follower<typeof MarketSchema>>[0]> = {},
+): Follower<typeof MarketSchema> {
+  return new Follower({
+    schema: MarketSchema,
+    stream: "odds",
+    connect,
+    random: () => 0,
+    reconnect: { baseMs: 1, maxMs: 1 },
+    ...options,
+  });
+}
+
 describe("Follower", () => {
   it("resumes from its last answered position when a connection drops before its subscription is answered", async () => {
-    const hub = new Hub(MarketSchema, { stream: "odds" });
-    const feed = new OddsFeed({ seed: 9 });
-    for (const [key, market] of feed.snapshot()) hub.set(key, market);
+    const { hub, feed } = oddsHub(9);
     const h = harness(hub);
-    const follower = new Follower({
-      schema: MarketSchema,
-      stream: "odds",
-      connect: h.connect,
-      random: () => 0,
-      reconnect: { baseMs: 1, maxMs: 1 },
-    });
+    const follower = follow(h.connect);
     follower.start();
     await until(() => follower.replica.size === 200, "snapshot");
     const events: bigint[] = [];
@@ -153,13 +168,7 @@ describe("Follower", () => {
     const a = harness(hubA);
     const b = harness(hubB);
     let useB = false;
-    const follower = new Follower({
-      schema: MarketSchema,
-      stream: "odds",
-      connect: (session, handlers) => (useB ? b.connect : a.connect)(session, handlers),
-      random: () => 0,
-      reconnect: { baseMs: 1, maxMs: 1 },
-    });
+    const follower = follow((session, handlers) => (useB ? b.connect : a.connect)(session, handlers));
     follower.start();
     await until(() => follower.replica.size === 200, "snapshot from A");
     for (let i = 0; i < 300; i++) {
@@ -177,9 +186,7 @@ describe("Follower", () => {
   });
 
   it("asks for a key again when an update body cannot be applied, and converges without reconnecting", async () => {
-    const hub = new Hub(MarketSchema, { stream: "odds" });
-    const feed = new OddsFeed({ seed: 10 });
-    for (const [key, market] of feed.snapshot()) hub.set(key, market);
+    const { hub, feed } = oddsHub(10);
     const h = harness(hub);
     const follower = new Follower({
       schema: MarketSchema,
@@ -224,17 +231,9 @@ describe("Follower", () => {
   });
 
   it("applies updates that arrive with the server's close, and resumes from them (replay)", async () => {
-    const hub = new Hub(MarketSchema, { stream: "odds" });
-    const feed = new OddsFeed({ seed: 21 });
-    for (const [key, market] of feed.snapshot()) hub.set(key, market);
+    const { hub, feed } = oddsHub(21);
     const h = harness(hub);
-    const follower = new Follower({
-      schema: MarketSchema,
-      stream: "odds",
-      connect: h.connect,
-      random: () => 0,
-      reconnect: { baseMs: 1, maxMs: 1 },
-    });
+    const follower = follow(h.connect);
     follower.start();
     await until(() => follower.replica.size === 200, "snapshot");
     // A server going away right after a publish: the updates and its Close leave in one transport message.
@@ -257,16 +256,9 @@ describe("Follower", () => {
   });
 
   it("asks a resumed connection again for a key it gave up on when the connection dropped first", async () => {
-    const hub = new Hub(MarketSchema, { stream: "odds" });
-    const feed = new OddsFeed({ seed: 10 });
-    for (const [key, market] of feed.snapshot()) hub.set(key, market);
+    const { hub, feed } = oddsHub(10);
     const h = harness(hub);
-    const follower: Follower<typeof MarketSchema> = new Follower({
-      schema: MarketSchema,
-      stream: "odds",
-      connect: h.connect,
-      random: () => 0,
-      reconnect: { baseMs: 1, maxMs: 1 },
+    const follower: Follower<typeof MarketSchema> = follow(h.connect, {
       // The connection drops as soon as the follower has asked for the key again, before the server hears it.
       onEvent: () => {
         if (follower.metrics.applyErrors === 1 && h.links.length === 1) h.links[0]!.cut();
@@ -295,16 +287,9 @@ describe("Follower", () => {
   });
 
   it("resumes on a new connection when the server ends the subscription as a slow consumer (4009)", async () => {
-    const hub = new Hub(MarketSchema, { stream: "odds" });
-    const feed = new OddsFeed({ seed: 5 });
-    for (const [key, market] of feed.snapshot()) hub.set(key, market);
+    const { hub, feed } = oddsHub(5);
     const h = harness(hub);
-    const follower = new Follower({
-      schema: MarketSchema,
-      stream: "odds",
-      connect: h.connect,
-      random: () => 0,
-      reconnect: { baseMs: 1, maxMs: 1 },
+    const follower = follow(h.connect, {
       session: { windowMessages: 2 },
       subscribe: { maxBufferedEvents: 1 },
     });
@@ -336,13 +321,7 @@ describe("Follower", () => {
     const a = harness(first);
     const b = harness(second);
     let restarted = false;
-    const follower = new Follower({
-      schema: MarketSchema,
-      stream: "odds",
-      connect: (session, handlers) => (restarted ? b : a).connect(session, handlers),
-      random: () => 0,
-      reconnect: { baseMs: 1, maxMs: 1 },
-    });
+    const follower = follow((session, handlers) => (restarted ? b : a).connect(session, handlers));
     follower.start();
     await until(() => follower.replica.size === 200, "snapshot");
     for (let i = 0; i < 50; i++) first.event(new Uint8Array([i]));
